@@ -1,0 +1,287 @@
+"""Beam executor of CriteoExampleGen: raw Criteo logs -> tf.Examples + rejects.
+
+TFX's BaseExampleGenExecutor does the splitting (hash of the serialized row),
+the writing and the span bookkeeping; this executor supplies the PTransform
+that turns raw lines into serialized tf.Examples, and sends every line that
+cannot be read to the `rejects` artifact, with file, line number, reason and
+raw text. After the Beam pipeline has run, the rejected fraction is checked
+against `max_reject_fraction`.
+"""
+from __future__ import annotations
+
+import collections
+import gzip
+import io
+import json
+import os
+from typing import Any, Iterator
+
+import apache_beam as beam
+import tensorflow as tf
+from absl import logging
+from apache_beam.io.filesystem import CompressionTypes
+from apache_beam.io.filesystems import FileSystems
+from apache_beam.transforms.window import GlobalWindows
+from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
+from tfx.types import artifact_utils, standard_component_specs
+
+from components.criteo_example_gen import spec
+from components.criteo_example_gen.parsing import (
+    Layout,
+    RowError,
+    decode_line,
+    detect_layout,
+    parse_line,
+    printable,
+)
+from models import features
+
+COUNTER_NAMESPACE = "CriteoExampleGen"
+NUM_FIRST_REJECTS = 20
+SUMMARY_FILE = "summary.json"
+REJECTS_PREFIX = "rejects"
+_GZIP_MAGIC = b"\x1f\x8b"
+_REJECTS = "rejects"
+_COUNTS = "counts"
+
+
+def open_raw_file(path: str) -> io.BufferedIOBase:
+    """Opens a local or remote file, gunzipping it when its first bytes say gzip."""
+    raw = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+    magic = raw.read(2)
+    raw.close()
+    raw = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
+    if magic == _GZIP_MAGIC:
+        return io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=1 << 20)
+    return raw
+
+
+def read_numbered_lines(path: str, input_format: str) -> Iterator[tuple[int, bytes, Layout]]:
+    """Streams (line number, raw bytes, layout) of a file's data lines.
+
+    The header line, when the file has one, is not a data line.
+    """
+    with open_raw_file(path) as handle:
+        lines = iter(handle)
+        first = next(lines, None)
+        if first is None:
+            return
+        try:
+            first_text = decode_line(first)
+        except RowError:
+            first_text = ""  # undecodable: not a header; rejected as a data line below
+        layout = detect_layout(first_text, input_format, source=path)
+        if not layout.has_header:
+            yield 1, first, layout
+        for number, raw in enumerate(lines, start=2):
+            yield number, raw, layout
+
+
+class _ReadLinesFn(beam.DoFn):
+    """File -> (file, line number, raw bytes, layout token): streamed, never whole."""
+
+    def __init__(self, input_format: str):
+        self._input_format = input_format
+        self._lines = beam.metrics.Metrics.counter(COUNTER_NAMESPACE, "lines_read")
+
+    def process(self, path: str):
+        for number, raw, layout in read_numbered_lines(path, self._input_format):
+            self._lines.inc()
+            yield path, number, raw, layout.token()
+
+
+def _int64_feature(value: int) -> tf.train.Feature:
+    return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
+
+
+def _bytes_feature(value: bytes) -> tf.train.Feature:
+    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
+
+
+def row_to_example(row: dict[str, Any]) -> tf.train.Example:
+    """Present features only: a missing value is an absent feature."""
+    feature = {}
+    for name, value in row.items():
+        feature[name] = _bytes_feature(value) if isinstance(value, bytes) else _int64_feature(value)
+    return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+class _ParseLineFn(beam.DoFn):
+    """Raw line -> serialized tf.Example, or a reject record on the `rejects` output.
+
+    Per-bundle counts (rows, positives, rejects by reason) go to the `counts`
+    output so the summary is exact on every runner; Beam counters mirror them
+    for monitoring.
+    """
+
+    def setup(self):
+        self._layouts: dict[str, Layout] = {}
+
+    def start_bundle(self):
+        self._counts: collections.Counter = collections.Counter()
+
+    def process(self, element):
+        path, number, raw, token = element
+        layout = self._layouts.get(token)
+        if layout is None:
+            layout = self._layouts[token] = Layout.from_token(token)
+        self._counts["rows"] += 1
+        try:
+            row = parse_line(decode_line(raw), layout)
+        except RowError as e:
+            self._counts["rejected." + e.reason.value] += 1
+            beam.metrics.Metrics.counter(COUNTER_NAMESPACE, "rejected_" + e.reason.value).inc()
+            yield beam.pvalue.TaggedOutput(
+                _REJECTS,
+                {"file": path, "line": number, "reason": e.reason.value, "detail": e.detail,
+                 "raw": printable(raw)},
+            )
+            return
+        self._counts["examples"] += 1
+        self._counts["positives"] += row[features.LABEL_KEY]
+        yield row_to_example(row).SerializeToString(deterministic=True)
+
+    def finish_bundle(self):
+        if self._counts:
+            yield beam.pvalue.TaggedOutput(_COUNTS, GlobalWindows.windowed_value(dict(self._counts)))
+
+
+def _add_counts(counts: list[dict[str, int]]) -> dict[str, int]:
+    total: collections.Counter = collections.Counter()
+    for c in counts:
+        total.update(c)
+    return dict(total)
+
+
+def _summary(counts: dict[str, int], first_rejects: list[dict[str, Any]], pattern: str) -> str:
+    reasons = {k.split(".", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("rejected.")}
+    return json.dumps(
+        {
+            "input_pattern": pattern,
+            "rows": counts.get("rows", 0),
+            "examples": counts.get("examples", 0),
+            "positives": counts.get("positives", 0),
+            "rejected": sum(reasons.values()),
+            "rejected_by_reason": reasons,
+            "first_rejects": sorted(first_rejects, key=lambda r: (r["file"], r["line"])),
+        },
+        sort_keys=True,
+    )
+
+
+def match_input_files(pattern: str) -> list[str]:
+    """The files a pattern names, or an error that says what to fix."""
+    results = FileSystems.match([pattern])[0].metadata_list
+    paths = sorted(m.path for m in results if not os.path.basename(m.path).startswith((".", "_")))
+    if not paths:
+        raise FileNotFoundError(f"No input file matches {pattern!r}: check the data path (input_base + input_config pattern).")
+    return paths
+
+
+@beam.ptransform_fn
+def ReadCriteo(pipeline: beam.Pipeline, pattern: str, input_format: str, rejects_dir: str):
+    """Lines of the files matching `pattern` -> serialized tf.Examples.
+
+    Writes rejects (JSON lines) and a summary to `rejects_dir` as a side effect.
+    """
+    paths = match_input_files(pattern)
+    lines = (
+        pipeline
+        | "ListFiles" >> beam.Create(paths)
+        | "ReadLines" >> beam.ParDo(_ReadLinesFn(input_format))
+        # One file is read by one worker; spread its lines before the costly parse.
+        | "SpreadLines" >> beam.Reshuffle()
+    )
+    parsed = lines | "ParseLines" >> beam.ParDo(_ParseLineFn()).with_outputs(_REJECTS, _COUNTS, main="examples")
+    rejects = parsed[_REJECTS]
+    _ = (
+        rejects
+        | "RejectsToJson" >> beam.Map(json.dumps, sort_keys=True)
+        | "WriteRejects" >> beam.io.WriteToText(os.path.join(rejects_dir, REJECTS_PREFIX), file_name_suffix=".jsonl")
+    )
+    counts = parsed[_COUNTS] | "AddCounts" >> beam.CombineGlobally(_add_counts)
+    first = rejects | "FirstRejects" >> beam.combiners.Top.Of(
+        NUM_FIRST_REJECTS, key=lambda r: (r["file"], r["line"]), reverse=True
+    )
+    _ = (
+        counts
+        | "Summarize" >> beam.Map(_summary, first_rejects=beam.pvalue.AsSingleton(first), pattern=pattern)
+        | "WriteSummary" >> beam.io.WriteToText(
+            os.path.join(rejects_dir, SUMMARY_FILE), num_shards=1, shard_name_template=""
+        )
+    )
+    return parsed.examples
+
+
+def load_summaries(rejects_uri: str) -> dict[str, Any]:
+    """Adds up the summaries of every input split read into `rejects_uri`."""
+    total: dict[str, Any] = {"rows": 0, "examples": 0, "positives": 0, "rejected": 0,
+                             "rejected_by_reason": {}, "first_rejects": []}
+    reasons: collections.Counter = collections.Counter()
+    for path in sorted(tf.io.gfile.glob(os.path.join(rejects_uri, "*", SUMMARY_FILE))):
+        with tf.io.gfile.GFile(path) as f:
+            part = json.loads(f.read())
+        for key in ("rows", "examples", "positives", "rejected"):
+            total[key] += part[key]
+        reasons.update(part["rejected_by_reason"])
+        total["first_rejects"].extend(part["first_rejects"])
+    total["rejected_by_reason"] = dict(sorted(reasons.items()))
+    total["first_rejects"] = total["first_rejects"][:NUM_FIRST_REJECTS]
+    return total
+
+
+def rejects_report(summary: dict[str, Any], max_lines: int = 10) -> str:
+    """Reason counts and the first rejected lines, for people."""
+    lines = [f"{reason}: {count}" for reason, count in summary["rejected_by_reason"].items()]
+    for r in summary["first_rejects"][:max_lines]:
+        lines.append(f"  {r['file']}:{r['line']}: {r['reason']} ({r['detail']}): {r['raw'][:120]!r}")
+    return "\n".join(lines)
+
+
+class RejectedRowsError(RuntimeError):
+    """Too many rows could not be read: the input is not what the pipeline expects."""
+
+
+class Executor(BaseExampleGenExecutor):
+    """Reads raw Criteo logs (TSV, CSV with header, gzip) into tf.Examples."""
+
+    def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
+        executor = self
+
+        @beam.ptransform_fn
+        def _ToExamples(pipeline, exec_properties: dict[str, Any], split_pattern: str):
+            executor._num_reads += 1
+            input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+            rejects_dir = os.path.join(executor._rejects_uri, f"input-{executor._num_reads}")
+            return pipeline | ReadCriteo(
+                os.path.join(input_base, split_pattern),
+                exec_properties.get(spec.INPUT_FORMAT_KEY) or "auto",
+                rejects_dir,
+            )
+
+        return _ToExamples
+
+    def Do(self, input_dict, output_dict, exec_properties) -> None:
+        rejects = artifact_utils.get_single_instance(output_dict[spec.REJECTS_KEY])
+        self._rejects_uri = rejects.uri
+        self._num_reads = 0
+        super().Do(input_dict, output_dict, exec_properties)
+        summary = load_summaries(rejects.uri)
+        rejects.set_int_custom_property("rows", summary["rows"])
+        rejects.set_int_custom_property("examples", summary["examples"])
+        rejects.set_int_custom_property("positives", summary["positives"])
+        rejects.set_int_custom_property("rejected", summary["rejected"])
+        rejects.set_string_custom_property("rejected_by_reason", json.dumps(summary["rejected_by_reason"]))
+        limit = float(exec_properties.get(spec.MAX_REJECT_FRACTION_KEY, spec.DEFAULT_MAX_REJECT_FRACTION))
+        fraction = summary["rejected"] / max(summary["rows"], 1)
+        logging.info("CriteoExampleGen: %d rows, %d examples, %d rejected", summary["rows"],
+                     summary["examples"], summary["rejected"])
+        if summary["rejected"]:
+            logging.warning("Rejected rows (all in %s):\n%s", rejects.uri, rejects_report(summary))
+        if fraction > limit:
+            raise RejectedRowsError(
+                f"CriteoExampleGen rejected {summary['rejected']} of {summary['rows']} rows "
+                f"({fraction:.3%}), more than max_reject_fraction={limit:g}. By reason and first lines:\n"
+                f"{rejects_report(summary)}\nEvery rejected line is in {rejects.uri}. Fix the input, "
+                f"or raise max_reject_fraction if these rows may be dropped."
+            )

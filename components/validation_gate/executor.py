@@ -1,0 +1,63 @@
+"""Fails the pipeline when ExampleValidator found anomalies, saying what is wrong.
+
+TFX's ExampleValidator records anomalies but lets the pipeline go on; data
+that breaks the curated schema must not reach Transform or the Trainer.
+"""
+from __future__ import annotations
+
+import os
+
+import tensorflow as tf
+from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tfx.dsl.components.base import base_executor
+from tfx.types import artifact_utils
+
+from components.validation_gate import spec
+
+ANOMALIES_FILE = "SchemaDiff.pb"
+
+
+class DataValidationError(RuntimeError):
+    """The data does not match the curated schema."""
+
+
+def load_anomalies(anomalies_artifact) -> dict[str, anomalies_pb2.Anomalies]:
+    """Anomalies per split of an ExampleAnomalies artifact."""
+    result = {}
+    for split in artifact_utils.decode_split_names(anomalies_artifact.split_names):
+        path = os.path.join(artifact_utils.get_split_uri([anomalies_artifact], split), ANOMALIES_FILE)
+        anomalies = anomalies_pb2.Anomalies()
+        with tf.io.gfile.GFile(path, "rb") as f:
+            anomalies.ParseFromString(f.read())
+        result[split] = anomalies
+    return result
+
+
+def describe_anomalies(per_split: dict[str, anomalies_pb2.Anomalies]) -> list[dict[str, str]]:
+    """One record per anomaly: split, feature (or `<dataset>`), short and long description."""
+    found = []
+    for split, anomalies in sorted(per_split.items()):
+        for feature, info in sorted(anomalies.anomaly_info.items()):
+            found.append({"split": split, "feature": feature, "short": info.short_description,
+                          "description": info.description})
+        if anomalies.HasField("dataset_anomaly_info"):
+            info = anomalies.dataset_anomaly_info
+            found.append({"split": split, "feature": "<dataset>", "short": info.short_description,
+                          "description": info.description})
+    return found
+
+
+def anomalies_report(found: list[dict[str, str]]) -> str:
+    return "\n".join(f"  [{a['split']}] {a['feature']}: {a['short']}: {a['description']}" for a in found)
+
+
+class Executor(base_executor.BaseExecutor):
+    def Do(self, input_dict, output_dict, exec_properties) -> None:
+        artifact = artifact_utils.get_single_instance(input_dict[spec.ANOMALIES_KEY])
+        found = describe_anomalies(load_anomalies(artifact))
+        if found:
+            raise DataValidationError(
+                f"The data does not match the schema ({len(found)} anomalies; details in {artifact.uri}):\n"
+                f"{anomalies_report(found)}\n"
+                "Fix the data, or, if the data is right and the schema too strict, edit schemas/schema.pbtxt."
+            )

@@ -1,0 +1,65 @@
+"""The pipeline's configuration: one dataclass, one set of defaults."""
+from __future__ import annotations
+
+import dataclasses
+import glob
+import os
+from pathlib import Path
+
+from components.criteo_example_gen.parsing import FORMATS
+from components.criteo_example_gen.spec import DEFAULT_MAX_REJECT_FRACTION
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SCHEMA_DIR = PROJECT_ROOT / "schemas"
+SPLIT_NAMES = ("train", "eval", "test")
+# DirectRunner in multi-processing mode, one worker per core (0 = all cores).
+LOCAL_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
+_GLOB_CHARS = "*?[{"
+
+
+@dataclasses.dataclass
+class PipelineConfig:
+    data: str
+    output_dir: str
+    pipeline_name: str = "sparsectr"
+    input_format: str = "auto"
+    split_ratios: tuple[int, int, int] = (8, 1, 1)
+    max_reject_fraction: float = DEFAULT_MAX_REJECT_FRACTION
+    schema_dir: str = str(SCHEMA_DIR)
+    beam_pipeline_args: tuple[str, ...] = LOCAL_BEAM_ARGS
+    enable_cache: bool = True
+
+    def __post_init__(self):
+        if self.input_format not in FORMATS:
+            raise ValueError(f"input_format: expected one of {', '.join(FORMATS)}, got {self.input_format!r}")
+        if len(self.split_ratios) != len(SPLIT_NAMES) or min(self.split_ratios) < 1:
+            raise ValueError(f"split_ratios: expected 3 positive integers (train, eval, test), got {self.split_ratios}")
+
+    @property
+    def pipeline_root(self) -> str:
+        return os.path.join(self.output_dir, "pipeline_root")
+
+    @property
+    def metadata_path(self) -> str:
+        return os.path.join(self.output_dir, "metadata.db")
+
+
+def input_location(data: str) -> tuple[str, str]:
+    """(input_base, pattern) for ExampleGen from a file, a directory or a glob.
+
+    A pattern may hold TFX's `{SPAN}` (e.g. `logs/day_{SPAN}.gz`).
+    """
+    data = os.path.abspath(os.path.expanduser(data)) if "://" not in data else data
+    if not any(c in data for c in _GLOB_CHARS):
+        if os.path.isdir(data):
+            return data, "*"
+        if not os.path.exists(data) and "://" not in data:
+            raise FileNotFoundError(f"--data {data}: no such file or directory")
+        return os.path.dirname(data), os.path.basename(data)
+    first_glob = min(data.index(c) for c in _GLOB_CHARS if c in data)
+    base = data[: data.rindex("/", 0, first_glob)]
+    return base, data[len(base) + 1 :]
+
+
+def has_matches(data: str) -> bool:
+    return bool(glob.glob(data.replace("{SPAN}", "*").replace("{VERSION}", "*")))
