@@ -13,7 +13,13 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = PROJECT_ROOT / "schemas"
 SPLIT_NAMES = ("train", "eval", "test")
 # DirectRunner in multi-processing mode, one worker per core (0 = all cores).
-LOCAL_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
+# --setup_file ships this project to remote Beam workers (Dataflow, Flink,
+# Spark) and stops TFX from building a TFX sdist before every Beam job.
+LOCAL_BEAM_ARGS = (
+    "--direct_running_mode=multi_processing",
+    "--direct_num_workers=0",
+    f"--setup_file={PROJECT_ROOT / 'setup.py'}",
+)
 _GLOB_CHARS = "*?[{"
 
 

@@ -40,6 +40,7 @@ COUNTER_NAMESPACE = "CriteoExampleGen"
 NUM_FIRST_REJECTS = 20
 SUMMARY_FILE = "summary.json"
 REJECTS_PREFIX = "rejects"
+FAILED_REJECTS_DIR = "rejects-failed"
 _GZIP_MAGIC = b"\x1f\x8b"
 _REJECTS = "rejects"
 _COUNTS = "counts"
@@ -238,6 +239,23 @@ def rejects_report(summary: dict[str, Any], max_lines: int = 10) -> str:
     return "\n".join(lines)
 
 
+def failed_rejects_dir(rejects_uri: str) -> str:
+    """Where the rejects of a failed execution are kept: `<component>/rejects-failed/<id>`."""
+    component_dir = os.path.dirname(os.path.dirname(rejects_uri.rstrip("/")))
+    return os.path.join(component_dir, FAILED_REJECTS_DIR, os.path.basename(rejects_uri.rstrip("/")))
+
+
+def keep_failed_rejects(rejects_uri: str) -> str:
+    """Copies the rejects out of the output artifact, which TFX deletes when
+    the execution fails: the rows that made it fail must stay readable."""
+    target = failed_rejects_dir(rejects_uri)
+    for path in tf.io.gfile.glob(os.path.join(rejects_uri, "*", "*")):
+        relative = os.path.relpath(path, rejects_uri)
+        tf.io.gfile.makedirs(os.path.dirname(os.path.join(target, relative)))
+        tf.io.gfile.copy(path, os.path.join(target, relative), overwrite=True)
+    return target
+
+
 class RejectedRowsError(RuntimeError):
     """Too many rows could not be read: the input is not what the pipeline expects."""
 
@@ -279,9 +297,10 @@ class Executor(BaseExampleGenExecutor):
         if summary["rejected"]:
             logging.warning("Rejected rows (all in %s):\n%s", rejects.uri, rejects_report(summary))
         if fraction > limit:
+            kept = keep_failed_rejects(rejects.uri)
             raise RejectedRowsError(
                 f"CriteoExampleGen rejected {summary['rejected']} of {summary['rows']} rows "
                 f"({fraction:.3%}), more than max_reject_fraction={limit:g}. By reason and first lines:\n"
-                f"{rejects_report(summary)}\nEvery rejected line is in {rejects.uri}. Fix the input, "
+                f"{rejects_report(summary)}\nEvery rejected line is in {kept}. Fix the input, "
                 f"or raise max_reject_fraction if these rows may be dropped."
             )

@@ -21,15 +21,14 @@ class DataValidationError(RuntimeError):
     """The data does not match the curated schema."""
 
 
-def load_anomalies(anomalies_artifact) -> dict[str, anomalies_pb2.Anomalies]:
-    """Anomalies per split of an ExampleAnomalies artifact."""
+def load_anomalies(uri: str) -> dict[str, anomalies_pb2.Anomalies]:
+    """Anomalies per split of an ExampleAnomalies artifact's directory."""
     result = {}
-    for split in artifact_utils.decode_split_names(anomalies_artifact.split_names):
-        path = os.path.join(artifact_utils.get_split_uri([anomalies_artifact], split), ANOMALIES_FILE)
+    for path in sorted(tf.io.gfile.glob(os.path.join(uri, "Split-*", ANOMALIES_FILE))):
         anomalies = anomalies_pb2.Anomalies()
         with tf.io.gfile.GFile(path, "rb") as f:
             anomalies.ParseFromString(f.read())
-        result[split] = anomalies
+        result[os.path.basename(os.path.dirname(path))[len("Split-"):]] = anomalies
     return result
 
 
@@ -54,7 +53,7 @@ def anomalies_report(found: list[dict[str, str]]) -> str:
 class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties) -> None:
         artifact = artifact_utils.get_single_instance(input_dict[spec.ANOMALIES_KEY])
-        found = describe_anomalies(load_anomalies(artifact))
+        found = describe_anomalies(load_anomalies(artifact.uri))
         if found:
             raise DataValidationError(
                 f"The data does not match the schema ({len(found)} anomalies; details in {artifact.uri}):\n"

@@ -1,0 +1,113 @@
+"""The `sparsectr` command line. Sub-commands are thin: they parse arguments
+and call the module that does the work."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from typing import Optional, Sequence
+
+import sparsectr  # noqa: F401  (sets TF_USE_LEGACY_KERAS)
+from sparsectr.progress import component_progress, quiet_environment
+
+
+def _write_json(path: Optional[str], payload) -> None:
+    if path:
+        with open(path, "w") as f:
+            json.dump(payload, f, indent=2, sort_keys=True)
+            f.write("\n")
+
+
+def _cmd_check_data(args: argparse.Namespace) -> int:
+    quiet_environment(args.verbose)
+    from sparsectr.check_data import CheckDataArgs, format_report, run_check_data
+
+    with tempfile.TemporaryDirectory(prefix="sparsectr-check-") as tmp:
+        with component_progress(args.verbose):
+            reports = run_check_data(
+                CheckDataArgs(paths=args.paths, workdir=args.workdir or tmp, input_format=args.format,
+                              max_reject_fraction=args.max_reject_fraction)
+            )
+    for report in reports:
+        print(format_report(report))
+    _write_json(args.json, reports if len(reports) > 1 else reports[0])
+    return 0 if all(r["usable"] for r in reports) else 1
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from sparsectr import synthetic
+
+    result = synthetic.generate_to_path(
+        rows=args.rows, positive_rate=args.positive_rate, seed=args.seed, out=args.out, shards=args.shards,
+        gzip_output=args.gzip, with_truth=args.with_truth, workers=args.workers, progress=sys.stderr,
+    )
+    print(json.dumps(result, indent=2, sort_keys=True))
+    return 0
+
+
+def _cmd_data_table(args: argparse.Namespace) -> int:
+    from sparsectr import data_profile
+
+    text = data_profile.comparison_markdown(args.real, seed=args.seed)
+    if args.out:
+        data_profile.replace_generated_section(args.out, text)
+    else:
+        print(text)
+    return 0
+
+
+def _cmd_fit_profile(args: argparse.Namespace) -> int:
+    from sparsectr import data_profile
+
+    profile = data_profile.fit_profile(args.real)
+    _write_json(args.out, profile)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sparsectr", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("check-data", help="ingest and validate raw Criteo logs; exit 0 when usable")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="file, directory or glob (may hold {SPAN})")
+    p.add_argument("--format", default="auto", choices=("auto", "tsv", "csv"))
+    p.add_argument("--json", metavar="OUT", help="also write the report as JSON")
+    p.add_argument("--workdir", help="pipeline root and SQLite metadata (default: a temporary directory)")
+    p.add_argument("--max-reject-fraction", type=float, default=0.001,
+                   help="fail when more than this fraction of rows is rejected (default 0.001)")
+    p.add_argument("--verbose", action="store_true", help="show TFX and Beam logs")
+    p.set_defaults(func=_cmd_check_data)
+
+    p = sub.add_parser("generate", help="write synthetic raw Criteo TSV with a hidden click model")
+    p.add_argument("--rows", type=int, required=True)
+    p.add_argument("--positive-rate", type=float, default=0.25)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="a file (one shard) or a directory (several shards)")
+    p.add_argument("--shards", type=int, default=1)
+    p.add_argument("--gzip", action="store_true")
+    p.add_argument("--with-truth", action="store_true",
+                   help="also write each row's true click probability to OUT.truth")
+    p.add_argument("--workers", type=int, default=0, help="processes (default: one per core)")
+    p.set_defaults(func=_cmd_generate)
+
+    p = sub.add_parser("fit-profile", help="fit the generator's column profile to real rows")
+    p.add_argument("--real", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=_cmd_fit_profile)
+
+    p = sub.add_parser("data-table", help="real vs synthetic statistics per column, as Markdown")
+    p.add_argument("--real", required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", help="Markdown file whose generated section is replaced")
+    p.set_defaults(func=_cmd_data_table)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
