@@ -58,6 +58,7 @@ def collect_report(pipeline_root: str) -> dict[str, Any]:
     if rejects_dir:
         report["ingestion"] = load_summaries(rejects_dir)
         report["rejects_dir"] = rejects_dir
+    report["examples_dir"] = _latest_artifact_dir(pipeline_root, "CriteoExampleGen", "examples")
     statistics_dir = _latest_artifact_dir(pipeline_root, "StatisticsGen", "statistics")
     if statistics_dir:
         report["splits"] = split_counts(statistics_dir)

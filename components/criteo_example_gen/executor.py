@@ -231,7 +231,7 @@ def load_summaries(rejects_uri: str) -> dict[str, Any]:
     return total
 
 
-def rejects_report(summary: dict[str, Any], max_lines: int = 10) -> str:
+def rejects_report(summary: dict[str, Any], max_lines: int = NUM_FIRST_REJECTS) -> str:
     """Reason counts and the first rejected lines, for people."""
     lines = [f"{reason}: {count}" for reason, count in summary["rejected_by_reason"].items()]
     for r in summary["first_rejects"][:max_lines]:

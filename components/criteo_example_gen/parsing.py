@@ -95,7 +95,9 @@ def printable(raw: bytes) -> str:
 
 
 def _looks_like_header(fields: list[str]) -> bool:
-    return fields[0].strip().lstrip("\ufeff") in _HEADER_FIRST_FIELDS
+    """The first name of a header line, whichever delimiter the header uses."""
+    first = re.split(r"[\t,]", fields[0], maxsplit=1)[0]
+    return first.strip().lstrip("\ufeff") in _HEADER_FIRST_FIELDS
 
 
 def detect_layout(first_line: str, fmt: str = "auto", source: str = "<input>") -> Layout:

@@ -1,0 +1,136 @@
+"""CriteoExampleGen's Beam transform on every format variant, and its rejects."""
+from __future__ import annotations
+
+import gzip
+import json
+from pathlib import Path
+
+import apache_beam as beam
+import pytest
+import tensorflow as tf
+
+from components.criteo_example_gen import executor
+from components.criteo_example_gen.parsing import HeaderError
+from models import features
+
+HEADER = ["label"] + list(features.FEATURE_KEYS)
+
+
+def _row(label: str, i1: str = "", c1: str = "") -> list[str]:
+    values = [label] + [""] * 39
+    values[1], values[14] = i1, c1
+    return values
+
+
+def _decode(serialized: bytes) -> dict:
+    example = tf.train.Example.FromString(serialized)
+    out = {}
+    for name, feature in example.features.feature.items():
+        kind = feature.WhichOneof("kind")
+        out[name] = list(getattr(feature, kind).value)[0]
+    return out
+
+
+def _run(pattern: str, rejects_dir: str, input_format: str = "auto") -> list[dict]:
+    """The transform's examples, written to TFRecord files and read back."""
+    out = str(Path(rejects_dir).parent / (Path(rejects_dir).name + "-examples"))
+    with beam.Pipeline() as p:
+        _ = p | executor.ReadCriteo(pattern, input_format, rejects_dir) | beam.io.WriteToTFRecord(out)
+    collected = [_decode(r.numpy()) for r in tf.data.TFRecordDataset(tf.io.gfile.glob(out + "*"))]
+    return sorted(collected, key=lambda r: (r["label"], r.get("I1", -99), r.get("C1", b"")))
+
+
+def _rejects(rejects_dir: str) -> list[dict]:
+    rows = []
+    for path in Path(rejects_dir).glob("rejects-*.jsonl"):
+        rows += [json.loads(line) for line in path.read_text().splitlines()]
+    return sorted(rows, key=lambda r: (r["file"], r["line"]))
+
+
+def test_tsv_gzip_and_crlf_are_read_the_same(tmp_path):
+    lines = ["\t".join(_row("1", "5", "68fd1e64")), "\t".join(_row("0", "-2", ""))]
+    (tmp_path / "plain.tsv").write_text("\n".join(lines) + "\n")
+    (tmp_path / "crlf.tsv").write_bytes(("\r\n".join(lines) + "\r\n").encode())
+    (tmp_path / "packed.gz").write_bytes(gzip.compress(("\n".join(lines) + "\n").encode()))
+    results = {}
+    for name in ("plain.tsv", "crlf.tsv", "packed.gz"):
+        results[name] = _run(str(tmp_path / name), str(tmp_path / f"rejects-{name}"))
+    assert results["plain.tsv"] == results["crlf.tsv"] == results["packed.gz"]
+    assert results["plain.tsv"] == [{"label": 0, "I1": -2}, {"label": 1, "I1": 5, "C1": b"68fd1e64"}]
+
+
+def test_kaggle_competition_csv_with_id_and_float_integers(tmp_path):
+    header = ["Id", "Label"] + list(features.FEATURE_KEYS)
+    row = ["10000001", "1", "260.0"] + [""] * 12 + ["05db9164"] + [""] * 25
+    (tmp_path / "train.csv").write_text(",".join(header) + "\n" + ",".join(row) + "\n")
+    assert _run(str(tmp_path / "train.csv"), str(tmp_path / "r")) == [{"label": 1, "I1": 260, "C1": b"05db9164"}]
+    summary = json.loads((tmp_path / "r" / executor.SUMMARY_FILE).read_text())
+    assert summary["rows"] == 1 and summary["examples"] == 1 and summary["positives"] == 1
+
+
+def test_every_bad_row_is_rejected_with_file_line_reason_and_raw_text(tmp_path):
+    good = "\t".join(_row("1", "3", "abcdef01"))
+    lines = [
+        good.encode(),                                   # 1 ok
+        b"\t".join([b"0"] * 39),                         # 2 wrong_column_count
+        "\t".join(_row("0", "x")).encode(),              # 3 not_an_integer
+        "\t".join(_row("0", "2.5")).encode(),            # 4 non_integral_number
+        "\t".join(_row("7")).encode(),                   # 5 bad_label
+        "\t".join(_row("0", "", "\udcff")).encode("utf-8", "surrogateescape"),  # 6 undecodable_bytes
+        b"",                                             # 7 empty_line
+        "\t".join(HEADER).encode(),                      # 8 header_in_middle
+        good.encode(),                                   # 9 ok
+    ]
+    path = tmp_path / "bad.tsv"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    examples = _run(str(path), str(tmp_path / "r"))
+    assert len(examples) == 2
+    rejects = _rejects(str(tmp_path / "r"))
+    assert [(r["line"], r["reason"]) for r in rejects] == [
+        (2, "wrong_column_count"), (3, "not_an_integer"), (4, "non_integral_number"), (5, "bad_label"),
+        (6, "undecodable_bytes"), (7, "empty_line"), (8, "header_in_middle"),
+    ]
+    assert all(r["file"] == str(path) for r in rejects)
+    assert rejects[1]["raw"] == "\t".join(_row("0", "x")) and "I1=" in rejects[1]["detail"]
+    assert "\\xff" in rejects[4]["raw"]
+    summary = json.loads((tmp_path / "r" / executor.SUMMARY_FILE).read_text())
+    assert summary["rows"] == 9 and summary["examples"] == 2 and summary["rejected"] == 7
+    assert summary["rejected_by_reason"] == {r["reason"]: 1 for r in rejects}
+    assert [r["line"] for r in summary["first_rejects"]] == [2, 3, 4, 5, 6, 7, 8]
+
+
+def test_a_directory_reads_every_data_file_but_not_hidden_or_underscored(tmp_path):
+    (tmp_path / "a.tsv").write_text("\t".join(_row("1", "1")) + "\n")
+    (tmp_path / "b.tsv").write_text("\t".join(_row("0", "2")) + "\n")
+    (tmp_path / "_a.tsv.truth").write_text("0.5\n")
+    (tmp_path / ".hidden").write_text("junk\n")
+    assert executor.match_input_files(str(tmp_path / "*")) == [str(tmp_path / "a.tsv"), str(tmp_path / "b.tsv")]
+    assert len(_run(str(tmp_path / "*"), str(tmp_path / "r"))) == 2
+
+
+def test_no_matching_file_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No input file matches"):
+        executor.match_input_files(str(tmp_path / "nothing-*.tsv"))
+
+
+def test_a_csv_with_a_wrong_header_fails_naming_the_file(tmp_path):
+    path = tmp_path / "x.csv"
+    path.write_text(",".join(HEADER[:-1] + ["C99"]) + "\n")
+    with pytest.raises(Exception, match=r"x\.csv line 1: .*C99"):
+        _run(str(path), str(tmp_path / "r"))
+
+
+def test_reader_streams_line_by_line(tmp_path):
+    """A generator over the file: the first line is read before the rest exists in memory."""
+    path = tmp_path / "big.tsv"
+    path.write_text("".join("\t".join(_row("0", str(i))) + "\n" for i in range(1000)))
+    lines = executor.read_numbered_lines(str(path), "auto")
+    assert next(lines)[0] == 1
+    assert sum(1 for _ in lines) == 999
+
+
+def test_header_error_type_is_kept(tmp_path):
+    path = tmp_path / "y.csv"
+    path.write_text("0,1\n")
+    with pytest.raises(HeaderError):
+        list(executor.read_numbered_lines(str(path), "csv"))
