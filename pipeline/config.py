@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import glob
 import os
 from pathlib import Path
 
@@ -66,6 +65,3 @@ def input_location(data: str) -> tuple[str, str]:
     base = data[: data.rindex("/", 0, first_glob)]
     return base, data[len(base) + 1 :]
 
-
-def has_matches(data: str) -> bool:
-    return bool(glob.glob(data.replace("{SPAN}", "*").replace("{VERSION}", "*")))

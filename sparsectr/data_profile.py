@@ -224,6 +224,22 @@ def _fmt(x: float, percent: bool = False) -> str:
     return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:.2f}"
 
 
+# (statistic, shown as a percentage) per kind of column, in table order.
+_INTEGER_STATISTICS = (("missing", True), ("median", False), ("p90", False), ("p99", False), ("max", False),
+                       ("negative", True))
+_CATEGORICAL_STATISTICS = (("missing", True), ("distinct", False), ("top_share", True), ("singletons", True))
+
+
+def _side_by_side(names, statistics, real, synth) -> list[str]:
+    """Markdown rows: each statistic on real rows, then on synthetic rows."""
+    titles = " | ".join(f"{key.replace('_', ' ')} real | {key.replace('_', ' ')} synth" for key, _ in statistics)
+    lines = [f"| column | {titles} |", "|---" * (1 + 2 * len(statistics)) + "|"]
+    for name in names:
+        cells = " | ".join(f"{_fmt(real[name][key], pct)} | {_fmt(synth[name][key], pct)}" for key, pct in statistics)
+        lines.append(f"| {name} | {cells} |")
+    return lines
+
+
 def comparison_markdown(real_path: str, seed: int = 0) -> str:
     """A Markdown table: each column's statistics on real rows and on as many
     synthetic rows, generated at the real positive rate."""
@@ -242,29 +258,10 @@ def comparison_markdown(real_path: str, seed: int = 0) -> str:
         f"{real[features.LABEL_KEY]['positive_rate']:.1%} positives). Synthetic: the same number of rows "
         f"(`seed={seed}`), {synth[features.LABEL_KEY]['positive_rate']:.1%} positives.",
         "",
-        "| column | missing real | missing synth | median real | median synth | p90 real | p90 synth "
-        "| p99 real | p99 synth | max real | max synth | negative real | negative synth |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    for name in features.INTEGER_FEATURE_KEYS:
-        r, s = real[name], synth[name]
-        cells = [_fmt(r["missing"], True), _fmt(s["missing"], True)]
-        for key in ("median", "p90", "p99", "max"):
-            cells += [_fmt(r[key]), _fmt(s[key])]
-        cells += [_fmt(r["negative"], True), _fmt(s["negative"], True)]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += [
-        "",
-        "| column | missing real | missing synth | distinct real | distinct synth | top-1 share real "
-        "| top-1 share synth | singletons real | singletons synth |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for name in features.CATEGORICAL_FEATURE_KEYS:
-        r, s = real[name], synth[name]
-        cells = [_fmt(r["missing"], True), _fmt(s["missing"], True), _fmt(r["distinct"]), _fmt(s["distinct"]),
-                 _fmt(r["top_share"], True), _fmt(s["top_share"], True),
-                 _fmt(r["singletons"], True), _fmt(s["singletons"], True)]
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines += _side_by_side(features.INTEGER_FEATURE_KEYS, _INTEGER_STATISTICS, real, synth)
+    lines.append("")
+    lines += _side_by_side(features.CATEGORICAL_FEATURE_KEYS, _CATEGORICAL_STATISTICS, real, synth)
     lines.append(_END)
     return "\n".join(lines)
 
