@@ -1,5 +1,6 @@
 """Component constructors and the data-path handling of the pipeline config."""
 import pytest
+from google.protobuf import json_format
 from tfx.proto import example_gen_pb2
 
 from components.criteo_example_gen.component import CriteoExampleGen
@@ -45,5 +46,7 @@ def test_config_validates_and_the_dag_is_wired(tmp_path):
     by_id = {c.id: c for c in pipeline.components}
     assert set(by_id) == {"CriteoExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "ValidationGate"}
     assert by_id["ValidationGate"].upstream_nodes == {by_id["ExampleValidator"]}
-    split_config = by_id["CriteoExampleGen"].exec_properties["output_config"].split_config
+    output_config = example_gen_pb2.Output()
+    json_format.Parse(by_id["CriteoExampleGen"].exec_properties["output_config"], output_config)
+    split_config = output_config.split_config
     assert [(s.name, s.hash_buckets) for s in split_config.splits] == [("train", 6), ("eval", 2), ("test", 2)]
