@@ -7,6 +7,7 @@ from pathlib import Path
 
 from components.criteo_example_gen.parsing import FORMATS
 from components.criteo_example_gen.spec import DEFAULT_MAX_REJECT_FRACTION
+from models.hparams import ModelConfig
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = PROJECT_ROOT / "schemas"
@@ -33,6 +34,15 @@ class PipelineConfig:
     schema_dir: str = str(SCHEMA_DIR)
     beam_pipeline_args: tuple[str, ...] = LOCAL_BEAM_ARGS
     enable_cache: bool = True
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    model_name: str = "sparsectr"
+    push_dir: str = ""  # default: <output_dir>/serving_model
+    # Blessing: the candidate must reach min_auc, and against the latest
+    # blessed model lose at most auc_tolerance of AUC and gain at most
+    # logloss_tolerance of weighted logloss.
+    min_auc: float = 0.5
+    auc_tolerance: float = 1e-3
+    logloss_tolerance: float = 1e-3
 
     def __post_init__(self):
         if self.input_format not in FORMATS:
@@ -47,6 +57,24 @@ class PipelineConfig:
     @property
     def metadata_path(self) -> str:
         return os.path.join(self.output_dir, "metadata.db")
+
+    @property
+    def serving_dir(self) -> str:
+        """Pushed models land in <serving_dir>/<version>/ (TF Serving's layout)."""
+        return os.path.join(self.push_dir or os.path.join(self.output_dir, "serving_model"), self.model_name)
+
+    def presplit_names(self) -> list[str]:
+        """Split names when `data` is a directory holding train/ and eval/ (and
+        maybe test/) subdirectories; empty when ExampleGen should split by hash."""
+        if "://" in self.data or not os.path.isdir(self.data):
+            return []
+        names = [n for n in SPLIT_NAMES if os.path.isdir(os.path.join(self.data, n))]
+        return names if {"train", "eval"} <= set(names) else []
+
+    def evaluation_split(self) -> str:
+        """TFMA evaluates on the test split when there is one, else on eval."""
+        presplit = self.presplit_names()
+        return "test" if (not presplit or "test" in presplit) else "eval"
 
 
 def input_location(data: str) -> tuple[str, str]:

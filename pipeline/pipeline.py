@@ -6,24 +6,35 @@ from tfx.proto import example_gen_pb2
 
 from components.criteo_example_gen.component import CriteoExampleGen
 from components.validation_gate.component import ValidationGate
+from models.trainer import MODEL_CONFIG_KEY
 from pipeline.config import SPLIT_NAMES, PipelineConfig, input_location
+from pipeline.eval_config import eval_config
 
 
 def data_components(config: PipelineConfig) -> list:
     """Ingestion and validation: CriteoExampleGen, StatisticsGen,
     ImportSchemaGen, ExampleValidator and the gate that stops on anomalies."""
-    input_base, pattern = input_location(config.data)
-    example_gen = CriteoExampleGen(
-        input_base=input_base,
-        input_config=example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern=pattern)]),
-        output_config=example_gen_pb2.Output(
+    presplit = config.presplit_names()
+    if presplit:  # data/train/*, data/eval/*[, data/test/*]: keep the user's splits
+        input_base = config.data
+        input_config = example_gen_pb2.Input(
+            splits=[example_gen_pb2.Input.Split(name=name, pattern=f"{name}/*") for name in presplit])
+        output_config = example_gen_pb2.Output()
+    else:
+        input_base, pattern = input_location(config.data)
+        input_config = example_gen_pb2.Input(splits=[example_gen_pb2.Input.Split(name="all", pattern=pattern)])
+        output_config = example_gen_pb2.Output(
             split_config=example_gen_pb2.SplitConfig(
                 splits=[
                     example_gen_pb2.SplitConfig.Split(name=name, hash_buckets=ratio)
                     for name, ratio in zip(SPLIT_NAMES, config.split_ratios)
                 ]
             )
-        ),
+        )
+    example_gen = CriteoExampleGen(
+        input_base=input_base,
+        input_config=input_config,
+        output_config=output_config,
         input_format=config.input_format,
         max_reject_fraction=config.max_reject_fraction,
     )
@@ -34,6 +45,63 @@ def data_components(config: PipelineConfig) -> list:
     )
     gate = ValidationGate(anomalies=example_validator.outputs["anomalies"])
     return [example_gen, statistics_gen, schema_gen, example_validator, gate]
+
+
+def training_components(config: PipelineConfig, data: list) -> list:
+    """Transform, Trainer, the latest blessed model, Evaluator and Pusher,
+    on top of `data_components`. Transform waits for ValidationGate."""
+    example_gen, _, schema_gen, _, gate = data
+    custom_config = {MODEL_CONFIG_KEY: config.model.to_dict()}
+    transform = tfx.components.Transform(
+        examples=example_gen.outputs["examples"],
+        schema=schema_gen.outputs["schema"],
+        preprocessing_fn="models.preprocessing.preprocessing_fn",
+        custom_config=config.model.to_dict(),
+    )
+    transform.add_upstream_node(gate)
+    trainer = tfx.components.Trainer(
+        run_fn="models.trainer.run_fn",
+        examples=transform.outputs["transformed_examples"],
+        transform_graph=transform.outputs["transform_graph"],
+        schema=schema_gen.outputs["schema"],
+        train_args=tfx.proto.TrainArgs(splits=["train"]),
+        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
+        custom_config=custom_config,
+    )
+    baseline = tfx.dsl.Resolver(
+        strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
+        model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
+        model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
+    ).with_id("latest_blessed_model_resolver")
+    evaluator = tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline.outputs["model"],
+        example_splits=[config.evaluation_split()],
+        eval_config=eval_config(config),
+    )
+    pusher = tfx.components.Pusher(
+        model=trainer.outputs["model"],
+        model_blessing=evaluator.outputs["blessing"],
+        push_destination=tfx.proto.PushDestination(
+            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)),
+    )
+    return [transform, trainer, baseline, evaluator, pusher]
+
+
+def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
+    """The whole pipeline: ingest, validate, transform, train, evaluate, push."""
+    data = data_components(config)
+    return tfx.dsl.Pipeline(
+        pipeline_name=config.pipeline_name,
+        pipeline_root=config.pipeline_root,
+        components=data + training_components(config, data),
+        enable_cache=config.enable_cache,
+        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
+            config.metadata_path
+        ),
+        beam_pipeline_args=list(config.beam_pipeline_args),
+    )
 
 
 def create_data_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:

@@ -1,0 +1,61 @@
+"""Model, training and feature-transform settings: one dataclass, one set of
+defaults (SPEC section 5 for the DCN-V2; section 2 for beta).
+
+It travels to Transform and Trainer as their `custom_config` (a JSON dict), so
+the trained model records exactly what produced it.
+"""
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+STRUCTURES = ("parallel", "stacked")
+
+
+@dataclasses.dataclass
+class ModelConfig:
+    # Features (Transform).
+    categorical_min_count: int = 2  # values seen fewer times go to the OOV id
+    integer_buckets: int = 32  # quantile buckets of sign(x) * log(1 + |x|)
+    beta: float = 1.0  # example weight of positives (SPEC 2); negatives weigh 1
+    # DCN-V2 (SPEC 5).
+    embedding_dim: int = 10
+    structure: str = "parallel"
+    cross_layers: int = 3
+    cross_projection_dim: int = 0  # 0 = full-rank cross layers; > 0 = low-rank
+    dnn_units: tuple[int, ...] = (500, 500, 500)
+    dropout: float = 0.1
+    embedding_l2: float = 1e-5
+    # Optimisation.
+    loss: str = "bce"
+    alpha: float = 1.0  # weight of BCE in alpha * BCE + (1 - alpha) * ranking term
+    learning_rate: float = 1e-3
+    batch_size: int = 4096
+    epochs: int = 10
+    early_stopping_patience: int = 2
+    seed: int = 0
+
+    def __post_init__(self):
+        self.dnn_units = tuple(int(u) for u in self.dnn_units)
+        if self.structure not in STRUCTURES:
+            raise ValueError(f"structure: expected one of {STRUCTURES}, got {self.structure!r}")
+        if not 0.0 < self.beta <= 1.0:
+            raise ValueError(f"beta: expected 0 < beta <= 1 (SPEC section 2), got {self.beta}")
+        if not 0.0 <= self.alpha <= 1.0:
+            raise ValueError(f"alpha: expected 0 <= alpha <= 1, got {self.alpha}")
+        for name in ("batch_size", "epochs", "embedding_dim", "integer_buckets"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {getattr(self, name)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["dnn_units"] = list(self.dnn_units)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown model settings {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**d)

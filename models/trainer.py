@@ -1,0 +1,113 @@
+"""TFX Trainer entry point: `run_fn` trains the DCN-V2 on Transform's output
+and exports a SavedModel that takes serialized raw tf.Examples.
+
+Signatures:
+- `serving_default`: serialized tf.Example (no label needed) -> `probability`
+  (calibrated click probability) and `logit`;
+- `transform_features`: serialized tf.Example -> transformed features (what
+  TFMA uses to get the label and the beta weight).
+"""
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import tensorflow as tf
+import tensorflow_transform as tft
+from absl import logging
+from tfx import v1 as tfx
+from tfx_bsl.public import tfxio
+
+from models import features
+from models.dcn import build_dcn_v2
+from models.hparams import ModelConfig
+from models.losses import get_loss
+from models.preprocessing import WEIGHT_KEY, vocabulary_name
+
+PROBABILITY_KEY = "probability"
+LOGIT_KEY = "logit"
+HISTORY_FILE = "history.json"
+CONFIG_FILE = "model_config.json"
+MODEL_CONFIG_KEY = "model"
+
+
+def vocabulary_sizes(tft_output: tft.TFTransformOutput, config: ModelConfig) -> dict[str, int]:
+    """Number of ids per field, as preprocessing_fn assigns them."""
+    sizes = {name: config.integer_buckets + 1 for name in features.INTEGER_FEATURE_KEYS}
+    for name in features.CATEGORICAL_FEATURE_KEYS:
+        sizes[name] = tft_output.vocabulary_size_by_name(vocabulary_name(name)) + 2  # + missing + OOV
+    return sizes
+
+
+def make_dataset(file_pattern: list[str], data_accessor, tft_output: tft.TFTransformOutput, batch_size: int,
+                 shuffle: bool, seed: int) -> tf.data.Dataset:
+    """(features, label, weight) batches of transformed examples, one pass."""
+    dataset = data_accessor.tf_dataset_factory(
+        file_pattern,
+        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=features.LABEL_KEY, num_epochs=1,
+                                       shuffle=shuffle, shuffle_seed=seed),
+        tft_output.transformed_metadata.schema,
+    )
+
+    def split(transformed, label):
+        inputs = {name: transformed[name] for name in features.FEATURE_KEYS}
+        return inputs, tf.reshape(label, [-1, 1]), transformed[WEIGHT_KEY]
+
+    return dataset.map(split, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+def compile_model(model: tf.keras.Model, config: ModelConfig) -> None:
+    model.compile(
+        optimizer=tf.keras.optimizers.Adam(config.learning_rate),
+        loss=get_loss(config),
+        metrics=[tf.keras.metrics.AUC(num_thresholds=2000, from_logits=True, name="auc")],
+        weighted_metrics=[tf.keras.metrics.BinaryCrossentropy(from_logits=True, name="weighted_logloss")],
+    )
+
+
+def _signatures(model: tf.keras.Model, tft_output: tft.TFTransformOutput) -> dict[str, Any]:
+    model.tft_layer = tft_output.transform_features_layer()
+    raw_spec = tft_output.raw_feature_spec()
+    serving_spec = {k: v for k, v in raw_spec.items() if k != features.LABEL_KEY}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def serve(serialized):
+        transformed = model.tft_layer(tf.io.parse_example(serialized, serving_spec))
+        logit = tf.reshape(model({name: transformed[name] for name in features.FEATURE_KEYS}), [-1])
+        return {PROBABILITY_KEY: tf.sigmoid(logit), LOGIT_KEY: logit}
+
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
+    def transform_features(serialized):
+        return model.tft_layer(tf.io.parse_example(serialized, raw_spec))
+
+    return {"serving_default": serve, "transform_features": transform_features}
+
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    config = ModelConfig.from_dict((fn_args.custom_config or {}).get(MODEL_CONFIG_KEY, {}))
+    tf.keras.utils.set_random_seed(config.seed)
+    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    train = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, config.batch_size, True, config.seed)
+    valid = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, config.batch_size, False, config.seed)
+
+    model = build_dcn_v2(config, vocabulary_sizes(tft_output, config))
+    compile_model(model, config)
+    callbacks = [
+        tf.keras.callbacks.TensorBoard(log_dir=os.path.join(fn_args.model_run_dir, "tensorboard")),
+        tf.keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=config.early_stopping_patience,
+                                         restore_best_weights=True),
+        tf.keras.callbacks.ReduceLROnPlateau(monitor="val_auc", mode="max", factor=0.1, patience=1),
+    ]
+    history = model.fit(train, validation_data=valid, epochs=config.epochs, callbacks=callbacks, verbose=2)
+    epochs = {k: [float(v) for v in values] for k, values in history.history.items()}
+    logging.info("Training history: %s", epochs)
+    tf.io.gfile.makedirs(fn_args.model_run_dir)
+    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
+        json.dump(epochs, f, indent=1)
+
+    model.save(fn_args.serving_model_dir, save_format="tf", signatures=_signatures(model, tft_output))
+    extra = os.path.join(fn_args.serving_model_dir, "assets.extra")
+    tf.io.gfile.makedirs(extra)
+    with tf.io.gfile.GFile(os.path.join(extra, CONFIG_FILE), "w") as f:
+        json.dump(config.to_dict(), f, indent=1, sort_keys=True)
