@@ -84,7 +84,7 @@ def input_location(data: str) -> tuple[str, str]:
     """
     data = os.path.abspath(os.path.expanduser(data)) if "://" not in data else data
     if not any(c in data for c in _GLOB_CHARS):
-        if os.path.isdir(data):
+        if "://" not in data and os.path.isdir(data):
             return data, "*"
         if not os.path.exists(data) and "://" not in data:
             raise FileNotFoundError(f"--data {data}: no such file or directory")

@@ -89,30 +89,26 @@ def training_components(config: PipelineConfig, data: list) -> list:
     return [transform, trainer, baseline, evaluator, pusher]
 
 
-def create_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
-    """The whole pipeline: ingest, validate, transform, train, evaluate, push."""
-    data = data_components(config)
+def _pipeline(config: PipelineConfig, name: str, components: list, local_metadata: bool) -> tfx.dsl.Pipeline:
+    metadata = (tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path)
+                if local_metadata else None)
     return tfx.dsl.Pipeline(
-        pipeline_name=config.pipeline_name,
+        pipeline_name=name,
         pipeline_root=config.pipeline_root,
-        components=data + training_components(config, data),
+        components=components,
         enable_cache=config.enable_cache,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            config.metadata_path
-        ),
+        metadata_connection_config=metadata,
         beam_pipeline_args=list(config.beam_pipeline_args),
     )
+
+
+def create_pipeline(config: PipelineConfig, local_metadata: bool = True) -> tfx.dsl.Pipeline:
+    """The whole pipeline: ingest, validate, transform, train, evaluate, push.
+    `local_metadata`: SQLite MLMD under output_dir (off for Kubeflow, which has its own)."""
+    data = data_components(config)
+    return _pipeline(config, config.pipeline_name, data + training_components(config, data), local_metadata)
 
 
 def create_data_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
     """The ingestion and validation part alone (what `sparsectr check-data` runs)."""
-    return tfx.dsl.Pipeline(
-        pipeline_name=f"{config.pipeline_name}-check-data",
-        pipeline_root=config.pipeline_root,
-        components=data_components(config),
-        enable_cache=config.enable_cache,
-        metadata_connection_config=tfx.orchestration.metadata.sqlite_metadata_connection_config(
-            config.metadata_path
-        ),
-        beam_pipeline_args=list(config.beam_pipeline_args),
-    )
+    return _pipeline(config, f"{config.pipeline_name}-check-data", data_components(config), local_metadata=True)

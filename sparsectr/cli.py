@@ -35,6 +35,40 @@ def _cmd_check_data(args: argparse.Namespace) -> int:
     return 0 if all(r["usable"] for r in reports) else 1
 
 
+def _model_config(args: argparse.Namespace):
+    from models.hparams import ModelConfig
+
+    overrides = {name: getattr(args, name) for name in _MODEL_FLAGS if getattr(args, name) is not None}
+    if overrides.get("dnn_units") is not None:
+        overrides["dnn_units"] = tuple(int(u) for u in overrides["dnn_units"].split(",") if u)
+    return ModelConfig(**overrides)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    quiet_environment(args.verbose)
+    from pipeline.config import PipelineConfig
+    from sparsectr.run import default_dataset, format_summary, run
+
+    data = args.data or default_dataset(args.output, progress=sys.stderr)
+    config = PipelineConfig(data=data, output_dir=args.output, model=_model_config(args),
+                            input_format=args.format, enable_cache=not args.no_cache)
+    with component_progress(args.verbose):
+        summary = run(config, runner=args.runner)
+    print(format_summary(summary))
+    _write_json(args.json, summary)
+    return 0 if summary["ok"] else 1
+
+
+def _cmd_compile_kfp(args: argparse.Namespace) -> int:
+    quiet_environment(args.verbose)
+    from pipeline.config import PipelineConfig
+    from pipeline.kubeflow import compile_kubeflow
+
+    config = PipelineConfig(data=args.data, output_dir=args.output, model=_model_config(args))
+    print(compile_kubeflow(config, args.out, image=args.image))
+    return 0
+
+
 def _cmd_generate(args: argparse.Namespace) -> int:
     from sparsectr import synthetic
 
@@ -65,9 +99,57 @@ def _cmd_fit_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+# Model settings settable from the command line: flag -> (type, help).
+_MODEL_FLAGS = {
+    "loss": (str, "training loss by name (bce)"),
+    "alpha": (float, "weight of BCE in alpha*BCE + (1-alpha)*ranking term"),
+    "beta": (float, "example weight of positives, simulating sparsity (SPEC 2)"),
+    "epochs": (int, "maximum epochs (early stopping on validation AUC)"),
+    "batch_size": (int, "training batch size (SPEC: 4096; smaller for small data)"),
+    "learning_rate": (float, "Adam learning rate"),
+    "embedding_dim": (int, "embedding size per field"),
+    "cross_layers": (int, "number of cross layers"),
+    "cross_projection_dim": (int, "0 = full-rank cross layers, > 0 = low-rank"),
+    "structure": (str, "parallel or stacked"),
+    "dnn_units": (str, "DNN layer sizes, comma-separated (e.g. 500,500,500)"),
+    "dropout": (float, "DNN dropout"),
+    "embedding_l2": (float, "L2 on embeddings"),
+    "categorical_min_count": (int, "vocabulary minimum count; rarer values share an OOV id"),
+    "integer_buckets": (int, "quantile buckets per integer feature"),
+    "seed": (int, "training seed"),
+}
+
+
+def _add_model_flags(p: argparse.ArgumentParser) -> None:
+    group = p.add_argument_group("model (defaults: models/hparams.py)")
+    for name, (kind, text) in _MODEL_FLAGS.items():
+        group.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None, help=text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sparsectr", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run the whole pipeline (LocalDagRunner) and print a summary")
+    p.add_argument("--data", help="raw Criteo logs (file, directory, glob, {SPAN}; or a directory with "
+                                  "train/ and eval/ [test/]); default: generate a synthetic dataset")
+    p.add_argument("--output", default="outputs", help="pipeline root, metadata and pushed models (default outputs/)")
+    p.add_argument("--format", default="auto", choices=("auto", "tsv", "csv"))
+    p.add_argument("--runner", default="local", choices=("local", "beam"), help="LocalDagRunner or BeamDagRunner")
+    p.add_argument("--no-cache", action="store_true", help="re-run every component")
+    p.add_argument("--json", metavar="OUT", help="also write the summary as JSON")
+    p.add_argument("--verbose", action="store_true", help="show TFX, Beam and Keras logs")
+    _add_model_flags(p)
+    p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("compile-kfp", help="compile the pipeline for Kubeflow Pipelines (KubeflowV2DagRunner)")
+    p.add_argument("--out", default="pipeline.json")
+    p.add_argument("--data", default="gs://YOUR_BUCKET/criteo/day_{SPAN}.gz")
+    p.add_argument("--output", default="gs://YOUR_BUCKET/sparsectr")
+    p.add_argument("--image", default="sparsectr:latest", help="container image with this project installed")
+    p.add_argument("--verbose", action="store_true")
+    _add_model_flags(p)
+    p.set_defaults(func=_cmd_compile_kfp)
 
     p = sub.add_parser("check-data", help="ingest and validate raw Criteo logs; exit 0 when usable")
     p.add_argument("paths", nargs="+", metavar="PATH", help="file, directory or glob (may hold {SPAN})")

@@ -15,7 +15,7 @@ class CriteoRejects(types.Artifact):
     """Lines that could not be read, as JSON lines (file, line, reason, detail,
     raw), plus summary.json per input split with counts by reason."""
 
-    TYPE_NAME = "CriteoRejects"
+    TYPE_NAME = "sparsectr.CriteoRejects"  # <namespace>.<Title>, as Kubeflow V2 requires
 
 
 class CriteoExampleGenSpec(types.ComponentSpec):

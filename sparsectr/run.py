@@ -1,0 +1,130 @@
+"""`sparsectr run`: the whole pipeline with one command, and its summary.
+
+Without `--data` it first generates the default synthetic dataset (sized so
+the run takes a few minutes on 2 cores). The summary is read back from the
+pipeline's outputs: rows per split, rejects, anomalies, the training curve's
+end points, the evaluation metrics, the blessing and the pushed model.
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+from typing import Any, Optional
+
+import tensorflow_model_analysis as tfma
+from ml_metadata.metadata_store import metadata_store
+from tfx import v1 as tfx
+
+from models.trainer import HISTORY_FILE
+from pipeline.config import PipelineConfig
+from pipeline.pipeline import create_pipeline
+from sparsectr.check_data import _latest_artifact_dir, collect_report, format_report
+
+DEFAULT_ROWS = 200_000
+DEFAULT_POSITIVE_RATE = 0.03
+DEFAULT_SEED = 0
+
+
+def default_dataset(output_dir: str, progress=None) -> str:
+    """Generates (once) the default synthetic dataset under `output_dir/data`."""
+    from sparsectr import synthetic
+
+    path = os.path.join(output_dir, "data", f"synthetic_{DEFAULT_ROWS}_{DEFAULT_POSITIVE_RATE}.tsv")
+    if not os.path.exists(path):
+        synthetic.generate_to_path(DEFAULT_ROWS, DEFAULT_POSITIVE_RATE, DEFAULT_SEED, path, with_truth=True,
+                                   progress=progress)
+    return path
+
+
+def run_pipeline(config: PipelineConfig, runner: str = "local") -> None:
+    if runner == "beam":
+        from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
+
+        BeamDagRunner().run(create_pipeline(config))
+    else:
+        tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+
+
+def evaluation_metrics(evaluation_dir: str) -> dict[str, float]:
+    """Overall metrics of TFMA's output, weighted ones named `weighted_<name>`."""
+    metrics: dict[str, float] = {}
+    for per_slice in tfma.load_metrics(evaluation_dir):
+        if per_slice.slice_key.single_slice_keys:
+            continue
+        for entry in per_slice.metric_keys_and_values:
+            key = entry.key
+            if key.is_diff or (key.model_name and key.model_name != "candidate"):
+                continue  # baseline values and candidate-minus-baseline diffs
+            name = ("weighted_" if key.example_weighted.value else "") + key.name
+            if entry.value.HasField("double_value"):
+                metrics[name] = entry.value.double_value.value
+    return metrics
+
+
+def _latest_artifact(store, type_name: str):
+    artifacts = store.get_artifacts_by_type(type_name)
+    return max(artifacts, key=lambda a: a.id) if artifacts else None
+
+
+def collect_summary(config: PipelineConfig) -> dict[str, Any]:
+    summary = collect_report(config.pipeline_root)
+    summary["data"] = config.data
+    summary["model_config"] = config.model.to_dict()
+    history_files = glob.glob(os.path.join(config.pipeline_root, "Trainer", "model_run", "*", HISTORY_FILE))
+    if history_files:
+        latest = max(history_files, key=lambda p: int(p.split(os.sep)[-2]))
+        with open(latest) as f:
+            history = json.load(f)
+        summary["training"] = {k: {"first": v[0], "last": v[-1], "epochs": len(v)} for k, v in history.items()}
+    evaluation_dir = _latest_artifact_dir(config.pipeline_root, "Evaluator", "evaluation")
+    if evaluation_dir:
+        summary["evaluation"] = evaluation_metrics(evaluation_dir)
+        summary["evaluation_split"] = config.evaluation_split()
+    store = metadata_store.MetadataStore(
+        tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
+    blessing = _latest_artifact(store, "ModelBlessing")
+    if blessing is not None:
+        summary["blessed"] = bool(blessing.custom_properties["blessed"].int_value)
+    pushed = _latest_artifact(store, "PushedModel")
+    if pushed is not None and pushed.custom_properties["pushed"].int_value:
+        summary["pushed_model"] = pushed.custom_properties["pushed_destination"].string_value
+    return summary
+
+
+def format_summary(summary: dict[str, Any]) -> str:
+    lines = [format_report({**summary, "usable": True, "error": None}).rsplit("\nresult:", 1)[0]]
+    training = summary.get("training")
+    if training:
+        parts = [f"{k} {v['first']:.4f} -> {v['last']:.4f}" for k, v in training.items() if k != "lr"]
+        lines.append(f"training ({training['loss']['epochs']} epochs): " + "; ".join(parts))
+    evaluation = summary.get("evaluation")
+    if evaluation:
+        ev = evaluation
+        calibration = ev.get("mean_prediction", float("nan")) / max(ev.get("mean_label", float("nan")), 1e-12)
+        lines.append(
+            f"evaluation on {summary['evaluation_split']} ({ev.get('example_count', 0):,.0f} examples): "
+            f"AUC {ev.get('weighted_auc', ev.get('auc', float('nan'))):.4f}, "
+            f"logloss weighted {ev.get('weighted_binary_crossentropy', float('nan')):.4f}, "
+            f"unweighted {ev.get('binary_crossentropy', float('nan')):.4f}, "
+            f"calibration (mean prediction / mean label) {calibration:.3f}"
+        )
+    if "blessed" in summary:
+        lines.append("model: " + ("BLESSED" if summary["blessed"] else "NOT blessed (not pushed)"))
+    if summary.get("pushed_model"):
+        lines.append(f"pushed model: {summary['pushed_model']}")
+    if summary.get("error"):
+        lines.append("error: " + summary["error"])
+    return "\n".join(lines)
+
+
+def run(config: PipelineConfig, runner: str = "local") -> dict[str, Any]:
+    error: Optional[str] = None
+    try:
+        run_pipeline(config, runner)
+    except Exception as e:  # reported in the summary; the exit code follows
+        error = f"{type(e).__name__}: {e}"
+    summary = collect_summary(config)
+    summary["error"] = error
+    summary["ok"] = error is None
+    return summary
