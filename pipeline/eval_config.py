@@ -44,7 +44,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
         metrics_specs=[
             tfma.MetricsSpec(
                 metrics=[
-                    tfma.MetricConfig(class_name="ExampleCount"),
+                    tfma.MetricConfig(class_name="ExampleCount"),  # the sum of weights
                     tfma.MetricConfig(class_name="AUC", config=f'{{"num_thresholds": {AUC_THRESHOLDS}}}',
                                       threshold=auc_threshold),
                     tfma.MetricConfig(class_name="BinaryCrossentropy", threshold=logloss_threshold),
@@ -53,6 +53,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
             ),
             tfma.MetricsSpec(
                 metrics=[
+                    tfma.MetricConfig(class_name="ExampleCount"),
                     tfma.MetricConfig(class_name="BinaryCrossentropy"),
                     tfma.MetricConfig(class_name="MeanLabel"),
                     tfma.MetricConfig(class_name="MeanPrediction"),

@@ -57,6 +57,7 @@ def training_components(config: PipelineConfig, data: list) -> list:
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="models.preprocessing.preprocessing_fn",
         custom_config=config.model.to_dict(),
+        disable_statistics=True,  # StatisticsGen already describes the raw data
     )
     transform.add_upstream_node(gate)
     trainer = tfx.components.Trainer(

@@ -35,10 +35,11 @@ def _cmd_check_data(args: argparse.Namespace) -> int:
     return 0 if all(r["usable"] for r in reports) else 1
 
 
-def _model_config(args: argparse.Namespace):
+def _model_config(args: argparse.Namespace, defaults: Optional[dict] = None):
     from models.hparams import ModelConfig
 
-    overrides = {name: getattr(args, name) for name in _MODEL_FLAGS if getattr(args, name) is not None}
+    overrides = dict(defaults or {})
+    overrides.update({name: getattr(args, name) for name in _MODEL_FLAGS if getattr(args, name) is not None})
     if overrides.get("dnn_units") is not None:
         overrides["dnn_units"] = tuple(int(u) for u in overrides["dnn_units"].split(",") if u)
     return ModelConfig(**overrides)
@@ -47,10 +48,11 @@ def _model_config(args: argparse.Namespace):
 def _cmd_run(args: argparse.Namespace) -> int:
     quiet_environment(args.verbose)
     from pipeline.config import PipelineConfig
-    from sparsectr.run import default_dataset, format_summary, run
+    from sparsectr.run import DEFAULT_RUN_MODEL, default_dataset, format_summary, run
 
     data = args.data or default_dataset(args.output, progress=sys.stderr)
-    config = PipelineConfig(data=data, output_dir=args.output, model=_model_config(args),
+    model = _model_config(args, defaults=None if args.data else DEFAULT_RUN_MODEL)
+    config = PipelineConfig(data=data, output_dir=args.output, model=model,
                             input_format=args.format, enable_cache=not args.no_cache)
     with component_progress(args.verbose):
         summary = run(config, runner=args.runner)
@@ -188,7 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    code = args.func(args)
+    if not getattr(args, "verbose", False):
+        # TensorFlow's functions print "Exception ignored in AtomicFunction.__del__"
+        # while the interpreter tears down; the work is done by then.
+        sys.unraisablehook = lambda unraisable: None
+    return code
 
 
 if __name__ == "__main__":

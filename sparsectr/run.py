@@ -24,6 +24,10 @@ from sparsectr.check_data import _latest_artifact_dir, collect_report, format_re
 DEFAULT_ROWS = 200_000
 DEFAULT_POSITIVE_RATE = 0.03
 DEFAULT_SEED = 0
+# Model settings of the default run that differ from the SPEC's (which are
+# for Criteo_x1's 33M rows): with 200x fewer rows the embedding L2 prior must
+# be stronger; 1e-2 was best on validation AUC among 1e-5..3e-2 (docs/PERFORMANCE.md).
+DEFAULT_RUN_MODEL = {"embedding_l2": 1e-2}
 
 
 def default_dataset(output_dir: str, progress=None) -> str:
@@ -70,6 +74,7 @@ def _latest_artifact(store, type_name: str):
 def collect_summary(config: PipelineConfig) -> dict[str, Any]:
     summary = collect_report(config.pipeline_root)
     summary["data"] = config.data
+    summary["max_reject_fraction"] = config.max_reject_fraction
     summary["model_config"] = config.model.to_dict()
     history_files = glob.glob(os.path.join(config.pipeline_root, "Trainer", "model_run", "*", HISTORY_FILE))
     if history_files:
