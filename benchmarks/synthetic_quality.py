@@ -6,8 +6,10 @@ Generates train / eval / test as three seeds of the same hidden click model
 runs the whole pipeline, and scores on the test rows:
 - Bayes-optimal: the rows' true probabilities;
 - constant CTR: the training positive rate;
-- logistic regression on main effects (hashed one-hot, sparsectr.baselines);
-- the pushed DCN-V2, through its serving signature.
+- logistic regression on main effects (hashed one-hot, sparsectr.baselines),
+  its L2 strength C chosen on the eval rows' logloss;
+- the pushed DCN-V2, through its serving signature, with the default run's
+  model settings (its epoch chosen by early stopping on eval AUC).
 
 Usage: .venv/bin/python benchmarks/synthetic_quality.py --rows 200000 --positive-rate 0.03 --out /tmp/quality
 """
@@ -32,9 +34,10 @@ from models.hparams import ModelConfig  # noqa: E402
 from pipeline.config import PipelineConfig  # noqa: E402
 from sparsectr import baselines, synthetic  # noqa: E402
 from sparsectr.data_profile import read_rows  # noqa: E402
-from sparsectr.run import run  # noqa: E402
+from sparsectr.run import DEFAULT_RUN_MODEL, run  # noqa: E402
 
 SHARES = {"train": 0.8, "eval": 0.1, "test": 0.1}
+LR_C_GRID = (0.03, 0.1, 0.3, 1.0)
 
 
 def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -67,25 +70,31 @@ def main() -> None:
             synthetic.generate_to_path(int(args.rows * share), args.positive_rate, seed, paths[split],
                                        with_truth=True)
     config = PipelineConfig(data=os.path.join(args.out, "data"), output_dir=os.path.join(args.out, "run"),
-                            model=ModelConfig(batch_size=args.batch_size, epochs=args.epochs))
+                            model=ModelConfig(**{**DEFAULT_RUN_MODEL, "batch_size": args.batch_size,
+                                                 "epochs": args.epochs}))
     with component_progress():
         summary = run(config)
     if not summary["ok"]:
         raise SystemExit(summary["error"])
 
-    train, test = read_rows(paths["train"]), read_rows(paths["test"])
+    train, valid, test = (read_rows(paths[split]) for split in SHARES)
     y = baselines.labels(test)
+    lr_eval = {c: _scores(baselines.labels(valid), baselines.fit_predict_logistic(train, valid, c=c))["logloss"]
+               for c in LR_C_GRID}
+    best_c = min(lr_eval, key=lr_eval.get)
     truth = synthetic.read_truth(os.path.join(os.path.dirname(paths["test"]), "_test.tsv.truth"))
     train_rate = float(baselines.labels(train).mean())
     results = {
         "bayes_optimal": _scores(y, truth),
         "constant_ctr": _scores(y, np.full(len(y), train_rate)),
-        "logistic_regression_main_effects": _scores(y, baselines.fit_predict_logistic(train, test)),
+        f"logistic_regression_main_effects (C={best_c})": _scores(
+            y, baselines.fit_predict_logistic(train, test, c=best_c)),
         "dcn_v2": _scores(y, _serve(summary["pushed_model"], test)),
     }
     report = {"rows": args.rows, "positive_rate": args.positive_rate, "test_rows": len(test),
               "test_positive_rate": float(y.mean()), "model": config.model.to_dict(),
-              "training": summary.get("training"), "results": results}
+              "training": summary.get("training"), "lr_eval_logloss_by_c": lr_eval,
+              "results": results}
     print(json.dumps(report, indent=1))
     print(f"\n| model | test AUC | test logloss |\n|---|---|---|")
     for name, r in results.items():

@@ -10,6 +10,11 @@ import dataclasses
 from typing import Any
 
 STRUCTURES = ("parallel", "stacked")
+# Key of the ModelConfig dict in Transform's and Trainer's custom_config.
+MODEL_CONFIG_KEY = "model"
+# The settings preprocessing_fn reads. Transform receives only these, so that
+# changing a training setting (loss, epochs, ...) keeps Transform's cached run.
+TRANSFORM_FIELDS = ("categorical_min_count", "integer_buckets", "beta")
 
 
 @dataclasses.dataclass
@@ -51,6 +56,15 @@ class ModelConfig:
         d = dataclasses.asdict(self)
         d["dnn_units"] = list(self.dnn_units)
         return d
+
+    def to_custom_config(self, fields: tuple[str, ...] | None = None) -> dict[str, Any]:
+        settings = self.to_dict()
+        return {MODEL_CONFIG_KEY: {k: settings[k] for k in fields} if fields else settings}
+
+    @classmethod
+    def from_custom_config(cls, custom_config: dict[str, Any] | None) -> "ModelConfig":
+        """The ModelConfig a component received (defaults when it received none)."""
+        return cls.from_dict((custom_config or {}).get(MODEL_CONFIG_KEY, {}))
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "ModelConfig":

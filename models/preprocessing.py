@@ -50,7 +50,7 @@ def signed_log(x: tf.Tensor) -> tf.Tensor:
 
 
 def preprocessing_fn(inputs: dict[str, Any], custom_config: Optional[dict[str, Any]] = None) -> dict[str, tf.Tensor]:
-    config = ModelConfig.from_dict(custom_config or {})
+    config = ModelConfig.from_custom_config(custom_config)
     outputs: dict[str, tf.Tensor] = {}
     for name in features.INTEGER_FEATURE_KEYS:
         x = _as_sparse(inputs[name])

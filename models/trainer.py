@@ -29,7 +29,6 @@ PROBABILITY_KEY = "probability"
 LOGIT_KEY = "logit"
 HISTORY_FILE = "history.json"
 CONFIG_FILE = "model_config.json"
-MODEL_CONFIG_KEY = "model"
 
 
 def vocabulary_sizes(tft_output: tft.TFTransformOutput, config: ModelConfig) -> dict[str, int]:
@@ -85,7 +84,7 @@ def _signatures(model: tf.keras.Model, tft_output: tft.TFTransformOutput) -> dic
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    config = ModelConfig.from_dict((fn_args.custom_config or {}).get(MODEL_CONFIG_KEY, {}))
+    config = ModelConfig.from_custom_config(fn_args.custom_config)
     tf.keras.utils.set_random_seed(config.seed)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     train = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, config.batch_size, True, config.seed)

@@ -45,8 +45,6 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
             tfma.MetricsSpec(
                 metrics=[
                     tfma.MetricConfig(class_name="ExampleCount"),  # the sum of weights
-                    tfma.MetricConfig(class_name="AUC", config=f'{{"num_thresholds": {AUC_THRESHOLDS}}}',
-                                      threshold=auc_threshold),
                     tfma.MetricConfig(class_name="BinaryCrossentropy", threshold=logloss_threshold),
                 ],
                 example_weights=tfma.ExampleWeightOptions(weighted=True),
@@ -54,6 +52,9 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
             tfma.MetricsSpec(
                 metrics=[
                     tfma.MetricConfig(class_name="ExampleCount"),
+                    # AUC is the same weighted or not: beta weighs every positive alike (SPEC 2).
+                    tfma.MetricConfig(class_name="AUC", config=f'{{"num_thresholds": {AUC_THRESHOLDS}}}',
+                                      threshold=auc_threshold),
                     tfma.MetricConfig(class_name="BinaryCrossentropy"),
                     tfma.MetricConfig(class_name="MeanLabel"),
                     tfma.MetricConfig(class_name="MeanPrediction"),

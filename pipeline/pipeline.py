@@ -6,7 +6,8 @@ from tfx.proto import example_gen_pb2
 
 from components.criteo_example_gen.component import CriteoExampleGen
 from components.validation_gate.component import ValidationGate
-from models.trainer import MODEL_CONFIG_KEY
+from models.hparams import TRANSFORM_FIELDS
+from models.losses import get_loss
 from pipeline.config import SPLIT_NAMES, PipelineConfig, input_location
 from pipeline.eval_config import eval_config
 
@@ -51,12 +52,12 @@ def training_components(config: PipelineConfig, data: list) -> list:
     """Transform, Trainer, the latest blessed model, Evaluator and Pusher,
     on top of `data_components`. Transform waits for ValidationGate."""
     example_gen, _, schema_gen, _, gate = data
-    custom_config = {MODEL_CONFIG_KEY: config.model.to_dict()}
+    get_loss(config.model)  # an unknown loss name fails here, not an hour later in the Trainer
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="models.preprocessing.preprocessing_fn",
-        custom_config=config.model.to_dict(),
+        custom_config=config.model.to_custom_config(TRANSFORM_FIELDS),
         disable_statistics=True,  # StatisticsGen already describes the raw data
     )
     transform.add_upstream_node(gate)
@@ -67,7 +68,7 @@ def training_components(config: PipelineConfig, data: list) -> list:
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-        custom_config=custom_config,
+        custom_config=config.model.to_custom_config(),
     )
     baseline = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 import sys
 import tempfile
 from typing import Optional, Sequence
 
 import sparsectr  # noqa: F401  (sets TF_USE_LEGACY_KERAS)
+from sparsectr.teardown import silence_tensorflow_teardown_noise
 from sparsectr.progress import component_progress, quiet_environment
 
 
@@ -45,6 +47,14 @@ def _model_config(args: argparse.Namespace, defaults: Optional[dict] = None):
     return ModelConfig(**overrides)
 
 
+def _pipeline_overrides(args: argparse.Namespace) -> dict:
+    """PipelineConfig fields given on the command line (the rest keep pipeline/config.py's defaults)."""
+    overrides = {name: getattr(args, name) for name in ("push_dir", "min_auc") if getattr(args, name) is not None}
+    if args.beam_args is not None:
+        overrides["beam_pipeline_args"] = tuple(shlex.split(args.beam_args))
+    return overrides
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     quiet_environment(args.verbose)
     from pipeline.config import PipelineConfig
@@ -52,8 +62,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     data = args.data or default_dataset(args.output, progress=sys.stderr)
     model = _model_config(args, defaults=None if args.data else DEFAULT_RUN_MODEL)
-    config = PipelineConfig(data=data, output_dir=args.output, model=model,
-                            input_format=args.format, enable_cache=not args.no_cache)
+    config = PipelineConfig(data=data, output_dir=args.output, model=model, input_format=args.format,
+                            enable_cache=not args.no_cache, **_pipeline_overrides(args))
     with component_progress(args.verbose):
         summary = run(config, runner=args.runner)
     print(format_summary(summary))
@@ -108,6 +118,7 @@ _MODEL_FLAGS = {
     "beta": (float, "example weight of positives, simulating sparsity (SPEC 2)"),
     "epochs": (int, "maximum epochs (early stopping on validation AUC)"),
     "batch_size": (int, "training batch size (SPEC: 4096; smaller for small data)"),
+    "early_stopping_patience": (int, "epochs without a better validation AUC before stopping"),
     "learning_rate": (float, "Adam learning rate"),
     "embedding_dim": (int, "embedding size per field"),
     "cross_layers": (int, "number of cross layers"),
@@ -139,6 +150,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="auto", choices=("auto", "tsv", "csv"))
     p.add_argument("--runner", default="local", choices=("local", "beam"), help="LocalDagRunner or BeamDagRunner")
     p.add_argument("--no-cache", action="store_true", help="re-run every component")
+    p.add_argument("--beam-args", help="Beam pipeline args replacing the local DirectRunner defaults, e.g. "
+                                       "--beam-args='--runner=FlinkRunner --flink_master=host:8081'")
+    p.add_argument("--push-dir", help="serving models go to PUSH_DIR/<model name>/<version>/ "
+                                      "(default OUTPUT/serving_model)")
+    p.add_argument("--min-auc", type=float,
+                   help="bless only models with at least this eval AUC (default: pipeline/config.py)")
     p.add_argument("--json", metavar="OUT", help="also write the summary as JSON")
     p.add_argument("--verbose", action="store_true", help="show TFX, Beam and Keras logs")
     _add_model_flags(p)
@@ -190,12 +207,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    code = args.func(args)
     if not getattr(args, "verbose", False):
-        # TensorFlow's functions print "Exception ignored in AtomicFunction.__del__"
-        # while the interpreter tears down; the work is done by then.
-        sys.unraisablehook = lambda unraisable: None
-    return code
+        silence_tensorflow_teardown_noise()
+    return args.func(args)
 
 
 if __name__ == "__main__":

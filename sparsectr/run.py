@@ -12,6 +12,8 @@ import json
 import os
 from typing import Any, Optional
 
+import numpy as np
+
 import tensorflow_model_analysis as tfma
 from ml_metadata.metadata_store import metadata_store
 from tfx import v1 as tfx
@@ -71,6 +73,15 @@ def _latest_artifact(store, type_name: str):
     return max(artifacts, key=lambda a: a.id) if artifacts else None
 
 
+def training_summary(history: dict[str, list[float]]) -> dict[str, Any]:
+    """End points of each training curve, and the epoch early stopping kept
+    (the best validation AUC: its weights are restored before export)."""
+    epochs = len(history["loss"])
+    best = int(np.argmax(history["val_auc"])) if history.get("val_auc") else epochs - 1
+    return {"epochs": epochs, "best_epoch": best + 1,
+            "curves": {k: {"first": v[0], "best": v[best], "last": v[-1]} for k, v in history.items()}}
+
+
 def collect_summary(config: PipelineConfig) -> dict[str, Any]:
     summary = collect_report(config.pipeline_root)
     summary["data"] = config.data
@@ -81,7 +92,7 @@ def collect_summary(config: PipelineConfig) -> dict[str, Any]:
         latest = max(history_files, key=lambda p: int(p.split(os.sep)[-2]))
         with open(latest) as f:
             history = json.load(f)
-        summary["training"] = {k: {"first": v[0], "last": v[-1], "epochs": len(v)} for k, v in history.items()}
+        summary["training"] = training_summary(history)
     evaluation_dir = _latest_artifact_dir(config.pipeline_root, "Evaluator", "evaluation")
     if evaluation_dir:
         summary["evaluation"] = evaluation_metrics(evaluation_dir)
@@ -101,15 +112,17 @@ def format_summary(summary: dict[str, Any]) -> str:
     lines = [format_report({**summary, "usable": True, "error": None}).rsplit("\nresult:", 1)[0]]
     training = summary.get("training")
     if training:
-        parts = [f"{k} {v['first']:.4f} -> {v['last']:.4f}" for k, v in training.items() if k != "lr"]
-        lines.append(f"training ({training['loss']['epochs']} epochs): " + "; ".join(parts))
+        parts = [f"{k} {v['first']:.4f} -> {v['last']:.4f} (kept {v['best']:.4f})"
+                 for k, v in training["curves"].items() if k != "lr"]
+        lines.append(f"training ({training['epochs']} epochs, weights of epoch {training['best_epoch']} kept): "
+                     + "; ".join(parts))
     evaluation = summary.get("evaluation")
     if evaluation:
         ev = evaluation
         calibration = ev.get("mean_prediction", float("nan")) / max(ev.get("mean_label", float("nan")), 1e-12)
         lines.append(
             f"evaluation on {summary['evaluation_split']} ({ev.get('example_count', 0):,.0f} examples): "
-            f"AUC {ev.get('weighted_auc', ev.get('auc', float('nan'))):.4f}, "
+            f"AUC {ev.get('auc', float('nan')):.4f}, "
             f"logloss weighted {ev.get('weighted_binary_crossentropy', float('nan')):.4f}, "
             f"unweighted {ev.get('binary_crossentropy', float('nan')):.4f}, "
             f"calibration (mean prediction / mean label) {calibration:.3f}"

@@ -44,7 +44,7 @@ def test_pipeline_trains_blesses_pushes_and_reuses_the_cache(criteo_dir, tmp_pat
     executed = {e.type.rsplit(".", 1)[-1] for e in _executions(config)}
     assert COMPONENTS <= executed, COMPONENTS - executed
     assert summary["blessed"] is True
-    assert summary["training"]["loss"]["epochs"] >= 1
+    assert summary["training"]["epochs"] >= 1
     assert 0.5 < summary["evaluation"]["auc"] <= 1.0 and summary["evaluation"]["example_count"] > 100
     pushed = summary["pushed_model"]
     assert os.path.dirname(pushed) == config.serving_dir and os.path.basename(pushed).isdigit()
@@ -60,9 +60,21 @@ def test_pipeline_trains_blesses_pushes_and_reuses_the_cache(criteo_dir, tmp_pat
     assert np.all((probability > 0) & (probability < 1)) and probability.std() > 1e-4
     np.testing.assert_allclose(probability, 1 / (1 + np.exp(-outputs["logit"].numpy())), rtol=1e-5)
 
-    # An unchanged second run reuses every cached execution.
+    # A second, unchanged run reuses every execution up to the Trainer. The Resolver always runs,
+    # and it now finds a blessed model (the first run's), so the Evaluator runs once more against
+    # that baseline and the Pusher follows; a third run then reuses everything.
+    second = _new_states(config, lambda: run(config))
+    assert set(second) >= COMPONENTS and {c for c, s in second.items() if s != CACHED} == RERUN_ON_NEW_BASELINE, second
+    third = _new_states(config, lambda: run(config))
+    assert {c for c, s in third.items() if s != CACHED} == {"Resolver"}, third
+
+
+CACHED = metadata_store_pb2.Execution.CACHED
+RERUN_ON_NEW_BASELINE = {"Resolver", "Evaluator", "Pusher"}
+
+
+def _new_states(config: PipelineConfig, run_once) -> dict[str, int]:
+    """Runs the pipeline once; returns the state of each execution it added, by component type."""
     before = len(_executions(config))
-    assert run(config)["ok"]
-    new = _executions(config)[before:]
-    states = [e.last_known_state for e in new]
-    assert states and all(s == metadata_store_pb2.Execution.CACHED for s in states), states
+    assert run_once()["ok"]
+    return {e.type.rsplit(".", 1)[-1]: e.last_known_state for e in _executions(config)[before:]}

@@ -1,0 +1,61 @@
+"""The DCN-V2 backbone: structures, cross layers of TFRS, low rank, output,
+and that its cross network computes x_{l+1} = x0 * (W x_l + b) + x_l."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_recommenders as tfrs
+
+from models import features
+from models.dcn import build_dcn_v2
+from models.hparams import ModelConfig
+
+SIZES = {name: 7 for name in features.FEATURE_KEYS}
+X0_DIM = len(features.FEATURE_KEYS) * 4
+
+
+def _model(**settings) -> tf.keras.Model:
+    return build_dcn_v2(ModelConfig(embedding_dim=4, dnn_units=(16, 8), **settings), SIZES)
+
+
+def _batch(n: int = 5) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(0)
+    return {name: rng.integers(0, 7, size=n) for name in features.FEATURE_KEYS}
+
+
+def _crosses(model: tf.keras.Model) -> list:
+    return [layer for layer in model.layers if isinstance(layer, tfrs.layers.dcn.Cross)]
+
+
+@pytest.mark.parametrize("structure", ["parallel", "stacked"])
+def test_structures_output_one_logit_per_example(structure):
+    model = _model(structure=structure, cross_layers=2)
+    assert model(_batch()).shape == (5, 1)
+    assert len(_crosses(model)) == 2
+    top_inputs = model.get_layer("logit").input.shape[-1]
+    assert top_inputs == (X0_DIM + 8 if structure == "parallel" else 8)
+
+
+def test_full_and_low_rank_cross_layer_parameters():
+    full = _crosses(_model(cross_layers=3))[0]
+    low = _crosses(_model(cross_layers=3, cross_projection_dim=5))[0]
+    assert full.count_params() == X0_DIM * X0_DIM + X0_DIM
+    assert low.count_params() == X0_DIM * 5 + 5 * X0_DIM + X0_DIM
+
+
+def test_cross_network_matches_the_dcn_v2_formula_in_numpy():
+    model = _model(cross_layers=2, dropout=0.0)
+    batch = _batch(3)
+    x0 = tf.keras.Model(model.inputs, model.get_layer("embeddings").output)(batch).numpy()
+    got = tf.keras.Model(model.inputs, model.get_layer("cross_1").output)(batch).numpy()
+    x = x0
+    for layer in _crosses(model):
+        kernel, bias = (w.numpy() for w in layer.weights)  # Dense(x0_dim): x @ kernel + bias
+        x = x0 * (x @ kernel + bias) + x
+    np.testing.assert_allclose(got, x, rtol=1e-5, atol=1e-6)
+
+
+def test_embedding_l2_adds_a_regularisation_loss_only_when_set():
+    assert len(_model(embedding_l2=1e-3).losses) == len(features.FEATURE_KEYS)
+    assert not _model(embedding_l2=0.0).losses
