@@ -19,6 +19,9 @@ from ml_metadata.metadata_store import metadata_store
 from tfx import v1 as tfx
 
 from models.trainer import HISTORY_FILE
+
+# Where TFX's Trainer puts the serving SavedModel inside its Model artifact.
+SERVING_MODEL_SUBDIR = "Format-Serving"
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
 from sparsectr.check_data import _latest_artifact_dir, collect_report, format_report
@@ -99,6 +102,9 @@ def collect_summary(config: PipelineConfig) -> dict[str, Any]:
         summary["evaluation_split"] = config.evaluation_split()
     store = metadata_store.MetadataStore(
         tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
+    model = _latest_artifact(store, "Model")
+    if model is not None:
+        summary["trained_model"] = os.path.join(model.uri, SERVING_MODEL_SUBDIR)
     blessing = _latest_artifact(store, "ModelBlessing")
     if blessing is not None:
         summary["blessed"] = bool(blessing.custom_properties["blessed"].int_value)
