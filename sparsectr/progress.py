@@ -67,6 +67,11 @@ def component_progress(verbose: bool = False, out=sys.stderr):
     absl_logger.addFilter(progress)
     old_level = absl_logger.level
     absl_logger.setLevel(logging.INFO)
+    # TensorFlow's SavedModel export (in the Trainer, in this process) sets
+    # absl's verbosity to FATAL and back to WARNING, which would hide the
+    # INFO records this filter reads; keep INFO while the pipeline runs (the
+    # handler's level still decides what is printed).
+    absl_logger.setLevel = lambda level: None
     handler = absl_logging.get_absl_handler()
     old_handler_level = handler.level
     quiet_loggers = ("apache_beam", "tensorflow", "tfx", "root")
@@ -79,6 +84,7 @@ def component_progress(verbose: bool = False, out=sys.stderr):
         yield
     finally:
         absl_logger.removeFilter(progress)
+        del absl_logger.setLevel  # back to the class's method
         absl_logger.setLevel(old_level)
         handler.setLevel(old_handler_level)
         for name, level in old_levels.items():
