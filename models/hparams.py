@@ -34,6 +34,7 @@ class ModelConfig:
     # Optimisation.
     loss: str = "bce"
     alpha: float = 1.0  # weight of BCE in alpha * BCE + (1 - alpha) * ranking term
+    gamma: float = 2.0  # focal loss exponent (loss "focal")
     learning_rate: float = 1e-3
     batch_size: int = 4096
     epochs: int = 10
@@ -48,6 +49,8 @@ class ModelConfig:
             raise ValueError(f"beta: expected 0 < beta <= 1 (SPEC section 2), got {self.beta}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha: expected 0 <= alpha <= 1, got {self.alpha}")
+        if self.gamma < 0:
+            raise ValueError(f"gamma: expected gamma >= 0, got {self.gamma}")
         for name in ("batch_size", "epochs", "embedding_dim", "integer_buckets"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected a positive integer, got {getattr(self, name)}")

@@ -1,38 +1,172 @@
-"""Training losses as tf.keras.losses, looked up by name.
+"""Training losses as tf.keras.losses, looked up by name (SPEC section 3).
 
-Every loss takes labels y in {0, 1} and logits z, and per-example weights w
-through Keras' `sample_weight` (beta for positives, 1 for negatives, SPEC 2).
-BCE is normalised by the batch size N, not by sum(w):
-L_BCE = (1/N) * sum_i w_i * bce(y_i, sigmoid(z_i)).
+Every loss takes labels y in {0, 1} and logits z (shape [N] or [N, 1]) and
+per-example weights w through Keras' `sample_weight` (beta for positives, 1 for
+negatives, SPEC 2; all 1 when no weights are given). Conventions:
+
+- BCE is normalised by the batch size N, not by sum(w):
+  L_BCE = (1/N) * sum_i w_i * bce(y_i, sigmoid(z_i)).
+- A combined loss is alpha * L_BCE + (1 - alpha) * L_rank (alpha = BCE weight).
+- The weights enter the listwise denominators (w_k = beta for positives); the
+  pairwise term ignores them.
+- A batch without positives or without negatives has no pairs: L_rank = 0.
+
+The batch-level terms need the whole batch and its weights at once, so these
+losses override `__call__` and return the batch's scalar; they are exact in
+float32 and float64 (the dtype of the logits) and finite for logits of +-80.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Callable, Optional
 
 import tensorflow as tf
 
 from models.hparams import ModelConfig
 
 
-@tf.keras.utils.register_keras_serializable(package="sparsectr")
-class WeightedBCE(tf.keras.losses.Loss):
-    """Binary cross-entropy on logits (numerically stable for any logit).
+def _flat(y_true, y_pred, sample_weight) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+    z = tf.reshape(tf.convert_to_tensor(y_pred), [-1])
+    y = tf.cast(tf.reshape(y_true, [-1]), z.dtype)
+    w = tf.ones_like(z) if sample_weight is None else tf.cast(tf.reshape(sample_weight, [-1]), z.dtype)
+    return y, z, w
 
-    With Keras' default SUM_OVER_BATCH_SIZE reduction and `sample_weight=w`,
-    the value is (1/N) sum_i w_i bce_i, the SPEC's normalisation.
-    """
+
+def weighted_bce(y: tf.Tensor, z: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
+    """(1/N) * sum_i w_i * bce_i, on logits."""
+    return tf.reduce_mean(w * tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=z))
+
+
+def _when_both_classes(y: tf.Tensor, term: Callable[[], tf.Tensor], dtype) -> tf.Tensor:
+    positives = tf.reduce_sum(y)
+    both = tf.logical_and(positives > 0, positives < tf.cast(tf.size(y), y.dtype))
+    return tf.cond(both, term, lambda: tf.zeros([], dtype))
+
+
+def pairwise_ranknet(y: tf.Tensor, z: tf.Tensor) -> tf.Tensor:
+    """-(1/(N+ N-)) * sum_{i in P, j in Q} log sigmoid(z_i - z_j).
+
+    log sigmoid(z_i - z_j) does not factor over i and j, so the N+ x N- pair
+    matrix is the cheapest exact form; only the pairs are built (no N x N)."""
+    def term() -> tf.Tensor:
+        positive = y > 0.5
+        z_pos, z_neg = tf.boolean_mask(z, positive), tf.boolean_mask(z, ~positive)
+        return -tf.reduce_mean(tf.math.log_sigmoid(z_pos[:, None] - z_neg[None, :]))
+    return _when_both_classes(y, term, z.dtype)
+
+
+def listwise_softmax(y: tf.Tensor, log_scores: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
+    """mean_{i in P} -log(s_i / D), D = sum_k w_k s_k, with log s given.
+    s = e^z is Combined-List; s = sigmoid(z) is RCR."""
+    def term() -> tf.Tensor:
+        log_d = tf.reduce_logsumexp(log_scores + tf.math.log(w))
+        return -tf.reduce_mean(tf.boolean_mask(log_scores, y > 0.5) - log_d)
+    return _when_both_classes(y, term, log_scores.dtype)
+
+
+class _SparseCTRLoss(tf.keras.losses.Loss):
+    """Base: alpha and beta recorded in the config; `__call__` gets the batch."""
+
+    def __init__(self, alpha: float = 1.0, name: Optional[str] = None, **kwargs):
+        kwargs.pop("reduction", None)
+        super().__init__(name=name, **kwargs)
+        self.alpha = float(alpha)
+
+    def batch_loss(self, y: tf.Tensor, z: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
+        raise NotImplementedError
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        with tf.name_scope(self.name or type(self).__name__):
+            return self.batch_loss(*_flat(y_true, y_pred, sample_weight))
+
+    def call(self, y_true, y_pred):  # Keras requires it; the scalar comes from __call__
+        return self.batch_loss(*_flat(y_true, y_pred, None))
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "alpha": self.alpha}
+
+
+@tf.keras.utils.register_keras_serializable(package="sparsectr")
+class WeightedBCE(_SparseCTRLoss):
+    """Binary cross-entropy on logits, (1/N) sum_i w_i bce_i."""
 
     def __init__(self, name: str = "bce", **kwargs):
-        super().__init__(name=name, **kwargs)
+        kwargs.pop("alpha", None)
+        super().__init__(alpha=1.0, name=name, **kwargs)
 
-    def call(self, y_true, y_pred):
-        labels = tf.cast(tf.reshape(y_true, [-1]), tf.float32)
-        logits = tf.reshape(y_pred, [-1])
-        return tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits)
+    def batch_loss(self, y, z, w):
+        return weighted_bce(y, z, w)
+
+    def get_config(self) -> dict:
+        return {"name": self.name}
+
+
+@tf.keras.utils.register_keras_serializable(package="sparsectr")
+class CombinedPair(_SparseCTRLoss):
+    """alpha * BCE + (1 - alpha) * RankNet over the batch's positive-negative pairs."""
+
+    def __init__(self, alpha: float = 0.5, name: str = "combined_pair", **kwargs):
+        super().__init__(alpha=alpha, name=name, **kwargs)
+
+    def batch_loss(self, y, z, w):
+        return self.alpha * weighted_bce(y, z, w) + (1 - self.alpha) * pairwise_ranknet(y, z)
+
+
+@tf.keras.utils.register_keras_serializable(package="sparsectr")
+class CombinedList(_SparseCTRLoss):
+    """alpha * BCE + (1 - alpha) * softmax cross-entropy of the positives over
+    the batch, D = beta * sum_P e^z + sum_Q e^z."""
+
+    def __init__(self, alpha: float = 0.9, name: str = "combined_list", **kwargs):
+        super().__init__(alpha=alpha, name=name, **kwargs)
+
+    def batch_loss(self, y, z, w):
+        return self.alpha * weighted_bce(y, z, w) + (1 - self.alpha) * listwise_softmax(y, z, w)
+
+
+@tf.keras.utils.register_keras_serializable(package="sparsectr")
+class RCR(_SparseCTRLoss):
+    """Combined-List with sigmoid(z) in place of e^z (listwise CE on sigmoid)."""
+
+    def __init__(self, alpha: float = 0.9, name: str = "rcr", **kwargs):
+        super().__init__(alpha=alpha, name=name, **kwargs)
+
+    def batch_loss(self, y, z, w):
+        return self.alpha * weighted_bce(y, z, w) + (1 - self.alpha) * listwise_softmax(y, tf.math.log_sigmoid(z), w)
+
+
+@tf.keras.utils.register_keras_serializable(package="sparsectr")
+class Focal(_SparseCTRLoss):
+    """Focal BCE (a baseline, not combined: alpha is not used): the BCE term of
+    a positive times (1 - p)^gamma, of a negative times p^gamma, the negatives'
+    factors rescaled to mean 1 over the batch's negatives. Factors are computed
+    in log space, so they stay finite when every p^gamma underflows."""
+
+    def __init__(self, gamma: float = 2.0, name: str = "focal", **kwargs):
+        kwargs.pop("alpha", None)
+        super().__init__(alpha=1.0, name=name, **kwargs)
+        self.gamma = float(gamma)
+
+    def batch_loss(self, y, z, w):
+        positive = y > 0.5
+        log_factor = tf.where(positive, self.gamma * tf.math.log_sigmoid(-z), self.gamma * tf.math.log_sigmoid(z))
+        negatives = tf.reduce_sum(1.0 - y)
+        # log of the negatives' mean factor, over negatives only (-inf elsewhere).
+        masked = tf.where(positive, tf.constant(-float("inf"), z.dtype), log_factor)
+        log_mean = tf.reduce_logsumexp(masked) - tf.math.log(tf.maximum(negatives, 1.0))
+        log_mean = tf.where(negatives > 0, log_mean, tf.zeros_like(log_mean))
+        factor = tf.exp(tf.where(positive, log_factor, log_factor - log_mean))
+        return tf.reduce_mean(w * factor * tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=z))
+
+    def get_config(self) -> dict:
+        return {"name": self.name, "gamma": self.gamma}
 
 
 LOSSES: dict[str, Callable[[ModelConfig], tf.keras.losses.Loss]] = {
     "bce": lambda config: WeightedBCE(),
+    "combined_pair": lambda config: CombinedPair(alpha=config.alpha),
+    "combined_list": lambda config: CombinedList(alpha=config.alpha),
+    "rcr": lambda config: RCR(alpha=config.alpha),
+    "focal": lambda config: Focal(gamma=config.gamma),
 }
 
 

@@ -113,8 +113,9 @@ def _cmd_fit_profile(args: argparse.Namespace) -> int:
 
 # Model settings settable from the command line: flag -> (type, help).
 _MODEL_FLAGS = {
-    "loss": (str, "training loss by name (bce)"),
+    "loss": (str, "training loss by name (models/losses.py: LOSSES)"),
     "alpha": (float, "weight of BCE in alpha*BCE + (1-alpha)*ranking term"),
+    "gamma": (float, "focal loss exponent"),
     "beta": (float, "example weight of positives, simulating sparsity (SPEC 2)"),
     "epochs": (int, "maximum epochs (early stopping on validation AUC)"),
     "batch_size": (int, "training batch size (SPEC: 4096; smaller for small data)"),

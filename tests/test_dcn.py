@@ -59,3 +59,19 @@ def test_cross_network_matches_the_dcn_v2_formula_in_numpy():
 def test_embedding_l2_adds_a_regularisation_loss_only_when_set():
     assert len(_model(embedding_l2=1e-3).losses) == len(features.FEATURE_KEYS)
     assert not _model(embedding_l2=0.0).losses
+
+
+@pytest.mark.parametrize("loss", ["bce", "combined_pair", "combined_list", "rcr", "focal"])
+def test_every_loss_trains_the_model_through_keras_fit(loss):
+    from models.trainer import compile_model
+
+    config = ModelConfig(embedding_dim=4, dnn_units=(16, 8), loss=loss, alpha=0.5)
+    model = build_dcn_v2(config, SIZES)
+    compile_model(model, config)
+    rng = np.random.default_rng(1)
+    n = 512
+    labels = (rng.random(n) < 0.03).astype(np.int64).reshape(-1, 1)
+    weights = np.where(labels.ravel() == 1, 0.1, 1.0).astype(np.float32)
+    history = model.fit(_batch(n), labels, sample_weight=weights, batch_size=128, epochs=2, verbose=0)
+    assert np.all(np.isfinite(history.history["loss"]))
+    assert history.history["loss"][-1] < history.history["loss"][0]
