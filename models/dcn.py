@@ -5,7 +5,8 @@ x0. Parallel structure (SPEC 5 default): a cross network of `cross_layers`
 `tfrs.layers.dcn.Cross` layers (x_{l+1} = x0 * (W x_l + b) + x_l) beside a
 ReLU DNN with dropout, concatenated into one linear output. Stacked: the DNN
 on top of the cross network. `cross_projection_dim > 0` makes W low-rank.
-The model outputs the logit, shape [batch, 1]; probabilities are sigmoid(logit).
+The model outputs [batch, K]: column 0 is the click logit, probabilities are
+sigmoid(column 0); JRC and the contrastive loss add columns (models/losses.py).
 """
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import tensorflow_recommenders as tfrs
 
 from models import features
 from models.hparams import ModelConfig
+from models.losses import CONTRASTIVE_LOSS, JRC_LOSS
 
 LOGIT_KEY = "logit"
+PROJECTION_HIDDEN = 64  # contrastive projection head: Dense(64, relu) -> Dense(projection_dim)
 
 
 def build_dcn_v2(config: ModelConfig, vocabulary_sizes: dict[str, int]) -> tf.keras.Model:
@@ -47,5 +50,18 @@ def build_dcn_v2(config: ModelConfig, vocabulary_sizes: dict[str, int]) -> tf.ke
         top = tf.keras.layers.Concatenate(name="cross_and_deep")([cross_network(x0), dnn(x0)])
     else:
         top = dnn(cross_network(x0))
+    return tf.keras.Model(inputs=inputs, outputs=_head(config, top), name="dcn_v2")
+
+
+def _head(config: ModelConfig, top: tf.Tensor) -> tf.Tensor:
+    """[batch, output_width(config)]; column 0 is the click logit (models/losses.py)."""
+    if config.loss == JRC_LOSS:
+        # One Dense(2) gives (z1 - z0, z0): the same function class as (z1, z0).
+        return tf.keras.layers.Dense(2, name=LOGIT_KEY)(top)
     logit = tf.keras.layers.Dense(1, name=LOGIT_KEY)(top)  # [batch, 1], as Keras metrics expect
-    return tf.keras.Model(inputs=inputs, outputs=logit, name="dcn_v2")
+    if config.loss != CONTRASTIVE_LOSS:
+        return logit
+    hidden = tf.keras.layers.Dense(PROJECTION_HIDDEN, activation="relu", name="projection_hidden")(top)
+    projection = tf.keras.layers.Dense(config.projection_dim, name="projection")(hidden)
+    normalised = tf.keras.layers.UnitNormalization(name="projection_l2")(projection)
+    return tf.keras.layers.Concatenate(name="logit_and_projection")([logit, normalised])

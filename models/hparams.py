@@ -35,6 +35,8 @@ class ModelConfig:
     loss: str = "bce"
     alpha: float = 1.0  # weight of BCE in alpha * BCE + (1 - alpha) * ranking term
     gamma: float = 2.0  # focal loss exponent (loss "focal")
+    tau: float = 0.1  # temperature of the contrastive loss
+    projection_dim: int = 16  # contrastive projection head: Dense(64, relu) -> Dense(projection_dim) -> L2 norm
     learning_rate: float = 1e-3
     batch_size: int = 4096
     epochs: int = 10
@@ -49,9 +51,11 @@ class ModelConfig:
             raise ValueError(f"beta: expected 0 < beta <= 1 (SPEC section 2), got {self.beta}")
         if not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha: expected 0 <= alpha <= 1, got {self.alpha}")
+        if self.tau <= 0:
+            raise ValueError(f"tau: expected tau > 0, got {self.tau}")
         if self.gamma < 0:
             raise ValueError(f"gamma: expected gamma >= 0, got {self.gamma}")
-        for name in ("batch_size", "epochs", "embedding_dim", "integer_buckets"):
+        for name in ("batch_size", "epochs", "embedding_dim", "integer_buckets", "projection_dim"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected a positive integer, got {getattr(self, name)}")
 

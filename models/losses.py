@@ -14,6 +14,11 @@ negatives, SPEC 2; all 1 when no weights are given). Conventions:
 The batch-level terms need the whole batch and its weights at once, so these
 losses override `__call__` and return the batch's scalar; they are exact in
 float32 and float64 (the dtype of the logits) and finite for logits of +-80.
+
+Model output layout (`models/dcn.py`): column 0 is always the click logit,
+p = sigmoid(column 0), so metrics and serving never depend on the loss. JRC's
+head has a second column z0 (non-click logit) and column 0 is z1 - z0;
+Combined-Contrastive's head appends the L2-normalised projection h.
 """
 from __future__ import annotations
 
@@ -24,11 +29,31 @@ import tensorflow as tf
 from models.hparams import ModelConfig
 
 
+JRC_LOSS = "jrc"
+CONTRASTIVE_LOSS = "combined_contrastive"
+
+
+def output_width(config: ModelConfig) -> int:
+    """Columns of the model's output for the configured loss (column 0: click logit)."""
+    if config.loss == JRC_LOSS:
+        return 2
+    if config.loss == CONTRASTIVE_LOSS:
+        return 1 + config.projection_dim
+    return 1
+
+
+def click_logit(y_pred: tf.Tensor) -> tf.Tensor:
+    """[N, 1] click logits from any head's output."""
+    return y_pred[:, :1]
+
+
 def _flat(y_true, y_pred, sample_weight) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
-    z = tf.reshape(tf.convert_to_tensor(y_pred), [-1])
-    y = tf.cast(tf.reshape(y_true, [-1]), z.dtype)
-    w = tf.ones_like(z) if sample_weight is None else tf.cast(tf.reshape(sample_weight, [-1]), z.dtype)
-    return y, z, w
+    """(y [N], output [N, K], w [N]) in the output's dtype; [N] outputs become [N, 1]."""
+    out = tf.convert_to_tensor(y_pred)
+    out = tf.reshape(out, [-1, 1]) if out.shape.rank == 1 else out
+    y = tf.cast(tf.reshape(y_true, [-1]), out.dtype)
+    w = tf.ones_like(y) if sample_weight is None else tf.cast(tf.reshape(sample_weight, [-1]), out.dtype)
+    return y, out, w
 
 
 def weighted_bce(y: tf.Tensor, z: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
@@ -72,14 +97,19 @@ class _SparseCTRLoss(tf.keras.losses.Loss):
         self.alpha = float(alpha)
 
     def batch_loss(self, y: tf.Tensor, z: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
+        """The loss of single-logit heads, from logits z [N]."""
         raise NotImplementedError
+
+    def output_loss(self, y: tf.Tensor, out: tf.Tensor, w: tf.Tensor) -> tf.Tensor:
+        """The loss from the model's whole output [N, K]; heads with more columns override it."""
+        return self.batch_loss(y, out[:, 0], w)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         with tf.name_scope(self.name or type(self).__name__):
-            return self.batch_loss(*_flat(y_true, y_pred, sample_weight))
+            return self.output_loss(*_flat(y_true, y_pred, sample_weight))
 
     def call(self, y_true, y_pred):  # Keras requires it; the scalar comes from __call__
-        return self.batch_loss(*_flat(y_true, y_pred, None))
+        return self.output_loss(*_flat(y_true, y_pred, None))
 
     def get_config(self) -> dict:
         return {"name": self.name, "alpha": self.alpha}
@@ -161,12 +191,70 @@ class Focal(_SparseCTRLoss):
         return {"name": self.name, "gamma": self.gamma}
 
 
+@tf.keras.utils.register_keras_serializable(package="sparsectr")
+class JRC(_SparseCTRLoss):
+    """JRC: two logits, z1 (click) and z0 (non-click), output columns
+    [z1 - z0, z0]. alpha * L_calib + (1 - alpha) * L_rank, where L_calib is the
+    weighted BCE of sigmoid(z1 - z0) and L_rank = -mean_i w_i log(e^{z_{y_i}} /
+    D_{y_i}), D_c = sum_k w_k e^{zc_k}: each channel is a softmax over the batch."""
+
+    def __init__(self, alpha: float = 0.4, name: str = JRC_LOSS, **kwargs):
+        super().__init__(alpha=alpha, name=name, **kwargs)
+
+    def output_loss(self, y, out, w):
+        d, z0 = out[:, 0], out[:, 1]
+        z1 = d + z0
+        log_w = tf.math.log(w)
+        log_d1, log_d0 = tf.reduce_logsumexp(z1 + log_w), tf.reduce_logsumexp(z0 + log_w)
+        log_share = tf.where(y > 0.5, z1 - log_d1, z0 - log_d0)
+        return self.alpha * weighted_bce(y, d, w) + (1 - self.alpha) * -tf.reduce_mean(w * log_share)
+
+
+def supervised_contrastive(y: tf.Tensor, h: tf.Tensor, tau: float) -> tf.Tensor:
+    """(1/N) sum_i (-1/|S(i)|) sum_{s in S(i)} log(exp(h_i.h_s/tau) / sum_{a != i} exp(h_i.h_a/tau)),
+    S(i) = the other examples with i's label (an i with empty S(i) adds 0).
+
+    With two classes the positive-pair sum is h_i . (H_{y_i} - h_i), H_c the
+    sum of class c's projections, so only the denominators need the N x N
+    similarities (a [4096, 4096] matmul at the default batch)."""
+    n = tf.shape(h)[0]
+    sim = tf.matmul(h, h, transpose_b=True) / tau
+    not_self = tf.math.log(1.0 - tf.eye(n, dtype=h.dtype))  # 0 off the diagonal, -inf on it
+    log_denominator = tf.reduce_logsumexp(sim + not_self, axis=1)
+    positive = y > 0.5
+    class_sums = tf.where(positive[:, None], tf.reduce_sum(tf.boolean_mask(h, positive), axis=0)[None, :],
+                          tf.reduce_sum(tf.boolean_mask(h, ~positive), axis=0)[None, :])
+    same = tf.where(positive, tf.reduce_sum(y), tf.reduce_sum(1.0 - y)) - 1.0  # |S(i)|
+    positive_sim = tf.reduce_sum(h * (class_sums - h), axis=1) / tau
+    per_anchor = log_denominator - positive_sim / tf.maximum(same, 1.0)
+    return tf.reduce_mean(tf.where(same > 0, per_anchor, tf.zeros_like(per_anchor)))
+
+
+@tf.keras.utils.register_keras_serializable(package="sparsectr")
+class CombinedContrastive(_SparseCTRLoss):
+    """alpha * BCE + (1 - alpha) * supervised contrastive loss on the
+    projection head's L2-normalised output h (output columns 1..)."""
+
+    def __init__(self, alpha: float = 0.5, tau: float = 0.1, name: str = CONTRASTIVE_LOSS, **kwargs):
+        super().__init__(alpha=alpha, name=name, **kwargs)
+        self.tau = float(tau)
+
+    def output_loss(self, y, out, w):
+        z, h = out[:, 0], out[:, 1:]
+        return self.alpha * weighted_bce(y, z, w) + (1 - self.alpha) * supervised_contrastive(y, h, self.tau)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "tau": self.tau}
+
+
 LOSSES: dict[str, Callable[[ModelConfig], tf.keras.losses.Loss]] = {
     "bce": lambda config: WeightedBCE(),
     "combined_pair": lambda config: CombinedPair(alpha=config.alpha),
     "combined_list": lambda config: CombinedList(alpha=config.alpha),
     "rcr": lambda config: RCR(alpha=config.alpha),
     "focal": lambda config: Focal(gamma=config.gamma),
+    JRC_LOSS: lambda config: JRC(alpha=config.alpha),
+    CONTRASTIVE_LOSS: lambda config: CombinedContrastive(alpha=config.alpha, tau=config.tau),
 }
 
 

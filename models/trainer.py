@@ -22,7 +22,7 @@ from tfx_bsl.public import tfxio
 from models import features
 from models.dcn import build_dcn_v2
 from models.hparams import ModelConfig
-from models.losses import get_loss
+from models.losses import click_logit, get_loss
 from models.preprocessing import WEIGHT_KEY, vocabulary_name
 
 PROBABILITY_KEY = "probability"
@@ -56,12 +56,26 @@ def make_dataset(file_pattern: list[str], data_accessor, tft_output: tft.TFTrans
     return dataset.map(split, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
+class ClickAUC(tf.keras.metrics.AUC):
+    """AUC of the click logit (column 0 of any head's output)."""
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        return super().update_state(y_true, click_logit(y_pred), sample_weight)
+
+
+class ClickLogloss(tf.keras.metrics.BinaryCrossentropy):
+    """Logloss of sigmoid(click logit)."""
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        return super().update_state(y_true, click_logit(y_pred), sample_weight)
+
+
 def compile_model(model: tf.keras.Model, config: ModelConfig) -> None:
     model.compile(
         optimizer=tf.keras.optimizers.Adam(config.learning_rate),
         loss=get_loss(config),
-        metrics=[tf.keras.metrics.AUC(num_thresholds=2000, from_logits=True, name="auc")],
-        weighted_metrics=[tf.keras.metrics.BinaryCrossentropy(from_logits=True, name="weighted_logloss")],
+        metrics=[ClickAUC(num_thresholds=2000, from_logits=True, name="auc")],
+        weighted_metrics=[ClickLogloss(from_logits=True, name="weighted_logloss")],
     )
 
 
@@ -73,7 +87,7 @@ def _signatures(model: tf.keras.Model, tft_output: tft.TFTransformOutput) -> dic
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])
     def serve(serialized):
         transformed = model.tft_layer(tf.io.parse_example(serialized, serving_spec))
-        logit = tf.reshape(model({name: transformed[name] for name in features.FEATURE_KEYS}), [-1])
+        logit = click_logit(model({name: transformed[name] for name in features.FEATURE_KEYS}))[:, 0]
         return {PROBABILITY_KEY: tf.sigmoid(logit), LOGIT_KEY: logit}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name="examples")])

@@ -116,6 +116,8 @@ _MODEL_FLAGS = {
     "loss": (str, "training loss by name (models/losses.py: LOSSES)"),
     "alpha": (float, "weight of BCE in alpha*BCE + (1-alpha)*ranking term"),
     "gamma": (float, "focal loss exponent"),
+    "tau": (float, "contrastive loss temperature"),
+    "projection_dim": (int, "contrastive projection head size"),
     "beta": (float, "example weight of positives, simulating sparsity (SPEC 2)"),
     "epochs": (int, "maximum epochs (early stopping on validation AUC)"),
     "batch_size": (int, "training batch size (SPEC: 4096; smaller for small data)"),

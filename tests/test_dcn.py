@@ -10,6 +10,7 @@ import tensorflow_recommenders as tfrs
 from models import features
 from models.dcn import build_dcn_v2
 from models.hparams import ModelConfig
+from models.losses import LOSSES, output_width
 
 SIZES = {name: 7 for name in features.FEATURE_KEYS}
 X0_DIM = len(features.FEATURE_KEYS) * 4
@@ -61,7 +62,7 @@ def test_embedding_l2_adds_a_regularisation_loss_only_when_set():
     assert not _model(embedding_l2=0.0).losses
 
 
-@pytest.mark.parametrize("loss", ["bce", "combined_pair", "combined_list", "rcr", "focal"])
+@pytest.mark.parametrize("loss", sorted(LOSSES))
 def test_every_loss_trains_the_model_through_keras_fit(loss):
     from models.trainer import compile_model
 
@@ -75,3 +76,12 @@ def test_every_loss_trains_the_model_through_keras_fit(loss):
     history = model.fit(_batch(n), labels, sample_weight=weights, batch_size=128, epochs=2, verbose=0)
     assert np.all(np.isfinite(history.history["loss"]))
     assert history.history["loss"][-1] < history.history["loss"][0]
+
+
+def test_jrc_and_contrastive_heads_add_columns_after_the_click_logit():
+    batch = _batch(6)
+    jrc = _model(loss="jrc")(batch).numpy()
+    assert jrc.shape == (6, 2) == (6, output_width(ModelConfig(loss="jrc")))
+    contrastive = _model(loss="combined_contrastive", projection_dim=8)(batch).numpy()
+    assert contrastive.shape == (6, 9)
+    np.testing.assert_allclose(np.linalg.norm(contrastive[:, 1:], axis=1), 1.0, rtol=1e-5)

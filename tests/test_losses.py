@@ -8,7 +8,8 @@ import pytest
 import tensorflow as tf
 
 from models.hparams import ModelConfig
-from models.losses import LOSSES, RCR, CombinedList, CombinedPair, Focal, WeightedBCE, get_loss
+from models.losses import (JRC, LOSSES, RCR, CombinedContrastive, CombinedList, CombinedPair, Focal,
+                           WeightedBCE, get_loss)
 
 ALPHA, GAMMA = 0.3, 2.0
 
@@ -46,26 +47,79 @@ def np_focal(y, z, w, gamma):
     return np.mean(w * factor * (np.logaddexp(0.0, z) - y * z))
 
 
+def np_jrc(y, out, w, alpha):
+    d, z0 = out[:, 0], out[:, 1]
+    z1 = d + z0
+    z_y = np.where(y == 1, z1, z0)
+    calib = -np.mean(w * (z_y - np.logaddexp(z0, z1)))
+
+    def log_sum(z):
+        m = z.max()
+        return m + np.log(np.sum(w * np.exp(z - m)))
+
+    log_d = np.where(y == 1, log_sum(z1), log_sum(z0))
+    rank = -np.mean(w * (z_y - log_d))
+    return alpha * calib + (1 - alpha) * rank
+
+
+def np_supcon(y, h, tau):
+    n = len(y)
+    total = 0.0
+    for i in range(n):
+        others = [a for a in range(n) if a != i]
+        same = [s for s in others if y[s] == y[i]]
+        if not same:
+            continue
+        logits = np.array([h[i] @ h[a] / tau for a in others])
+        m = logits.max()
+        log_denominator = m + np.log(np.sum(np.exp(logits - m)))
+        total += -np.mean([h[i] @ h[s] / tau - log_denominator for s in same])
+    return total / n
+
+
+TAU = 0.2
+
+
+def _single(reference):
+    return lambda y, out, w: reference(y, out[:, 0], w)
+
+
+# name: (loss object, NumPy reference on the model output [N, K], K)
 REFERENCES = {
-    "bce": (lambda: WeightedBCE(), lambda y, z, w: np_bce(y, z, w)),
+    "bce": (lambda: WeightedBCE(), _single(np_bce), 1),
     "combined_pair": (lambda: CombinedPair(alpha=ALPHA),
-                      lambda y, z, w: ALPHA * np_bce(y, z, w) + (1 - ALPHA) * np_pair(y, z)),
+                      _single(lambda y, z, w: ALPHA * np_bce(y, z, w) + (1 - ALPHA) * np_pair(y, z)), 1),
     "combined_list": (lambda: CombinedList(alpha=ALPHA),
-                      lambda y, z, w: ALPHA * np_bce(y, z, w) + (1 - ALPHA) * np_listwise(y, z, w)),
+                      _single(lambda y, z, w: ALPHA * np_bce(y, z, w) + (1 - ALPHA) * np_listwise(y, z, w)), 1),
     "rcr": (lambda: RCR(alpha=ALPHA),
-            lambda y, z, w: ALPHA * np_bce(y, z, w) + (1 - ALPHA) * np_listwise(y, log_sigmoid(z), w)),
-    "focal": (lambda: Focal(gamma=GAMMA), lambda y, z, w: np_focal(y, z, w, GAMMA)),
+            _single(lambda y, z, w: ALPHA * np_bce(y, z, w) + (1 - ALPHA) * np_listwise(y, log_sigmoid(z), w)), 1),
+    "focal": (lambda: Focal(gamma=GAMMA), _single(lambda y, z, w: np_focal(y, z, w, GAMMA)), 1),
+    "jrc": (lambda: JRC(alpha=ALPHA), lambda y, out, w: np_jrc(y, out, w, ALPHA), 2),
+    "combined_contrastive": (
+        lambda: CombinedContrastive(alpha=ALPHA, tau=TAU),
+        lambda y, out, w: ALPHA * np_bce(y, out[:, 0], w) + (1 - ALPHA) * np_supcon(y, out[:, 1:], TAU), 5),
 }
 
 
-def _batch(positive_rate: float, extreme: bool, beta: float, n: int = 300, seed: int = 0):
+def _batch(positive_rate: float, extreme: bool, beta: float, width: int = 1, n: int = 300, seed: int = 0):
+    """Labels, model output [n, width] and weights. Extra columns: JRC's z0 (same
+    scale as the logits) or, for wider heads, unit-norm projections."""
     rng = np.random.default_rng(seed)
     y = (rng.random(n) < positive_rate).astype(np.float64)
     if positive_rate in (0.0, 1.0):
         y[:] = positive_rate
-    z = rng.choice([-80.0, 80.0, -30.0, 0.0], size=n) if extreme else rng.normal(-2.0, 2.0, size=n)
+
+    def logits():
+        return rng.choice([-80.0, 80.0, -30.0, 0.0], size=n) if extreme else rng.normal(-2.0, 2.0, size=n)
+
+    columns = [logits()]
+    if width == 2:
+        columns.append(logits())
+    elif width > 2:
+        h = rng.normal(size=(n, width - 1))
+        columns += list((h / np.linalg.norm(h, axis=1, keepdims=True)).T)
     w = np.where(y == 1, beta, 1.0)
-    return y, z, w
+    return y, np.stack(columns, axis=1), w
 
 
 BATCHES = [(rate, extreme, beta) for rate in (0.03, 0.25, 0.0, 1.0) for extreme in (False, True)
@@ -79,11 +133,10 @@ def test_every_registered_loss_has_a_reference():
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 @pytest.mark.parametrize("rate,extreme,beta", BATCHES)
 def test_loss_matches_numpy_reference(name, rate, extreme, beta):
-    make, reference = REFERENCES[name]
-    y, z, w = _batch(rate, extreme, beta)
-    expected = reference(y, z, w)
-    got = float(make()(y.reshape(-1, 1).astype(np.float32), z.reshape(-1, 1).astype(np.float32),
-                       sample_weight=w.astype(np.float32)))
+    make, reference, width = REFERENCES[name]
+    y, out, w = _batch(rate, extreme, beta, width)
+    expected = reference(y, out, w)
+    got = float(make()(y.reshape(-1, 1).astype(np.float32), out.astype(np.float32), sample_weight=w.astype(np.float32)))
     assert np.isfinite(got)
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
 
@@ -91,20 +144,24 @@ def test_loss_matches_numpy_reference(name, rate, extreme, beta):
 @pytest.mark.parametrize("name", sorted(REFERENCES))
 @pytest.mark.parametrize("rate,beta", [(0.03, 1.0), (0.25, 0.1), (0.0, 1.0), (1.0, 0.1)])
 def test_gradient_matches_finite_differences_of_the_reference(name, rate, beta):
-    make, reference = REFERENCES[name]
-    y, z, w = _batch(rate, extreme=False, beta=beta, n=40, seed=1)
-    logits = tf.Variable(z)  # float64: the TF loss runs in the logits' dtype
+    make, reference, width = REFERENCES[name]
+    y, out, w = _batch(rate, extreme=False, beta=beta, width=width, n=40, seed=1)
+    output = tf.Variable(out)  # float64: the TF loss runs in the output's dtype
     with tf.GradientTape() as tape:
-        loss = make()(y, logits, sample_weight=w)
-    grad = tape.gradient(loss, logits).numpy()
+        loss = make()(y, output, sample_weight=w)
+    grad = tape.gradient(loss, output).numpy()
     eps = 1e-6
-    numeric = np.array([(reference(y, z + eps * e, w) - reference(y, z - eps * e, w)) / (2 * eps)
-                        for e in np.eye(len(z))])
+    numeric = np.zeros_like(out)
+    for index in np.ndindex(*out.shape):
+        step = np.zeros_like(out)
+        step[index] = eps
+        numeric[index] = (reference(y, out + step, w) - reference(y, out - step, w)) / (2 * eps)
     np.testing.assert_allclose(grad, numeric, rtol=1e-5, atol=1e-9)
 
 
 def test_bce_gradient_on_a_negative_is_its_weighted_probability_over_n():
-    y, z, w = _batch(0.03, extreme=False, beta=0.1, n=500, seed=2)
+    y, out, w = _batch(0.03, extreme=False, beta=0.1, n=500, seed=2)
+    z = out[:, 0]
     logits = tf.Variable(z)
     with tf.GradientTape() as tape:
         loss = WeightedBCE()(y, logits, sample_weight=w)
