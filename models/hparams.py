@@ -41,6 +41,10 @@ class ModelConfig:
     batch_size: int = 4096
     epochs: int = 10
     early_stopping_patience: int = 2
+    # Gradient diagnostics (models/diagnostics.py): off, or on every batch with
+    # layer percentiles and the negatives' histogram every `diagnostics_every` steps.
+    diagnostics: bool = False
+    diagnostics_every: int = 20
     seed: int = 0
 
     def __post_init__(self):
@@ -55,7 +59,8 @@ class ModelConfig:
             raise ValueError(f"tau: expected tau > 0, got {self.tau}")
         if self.gamma < 0:
             raise ValueError(f"gamma: expected gamma >= 0, got {self.gamma}")
-        for name in ("batch_size", "epochs", "embedding_dim", "integer_buckets", "projection_dim"):
+        for name in ("batch_size", "epochs", "embedding_dim", "integer_buckets", "projection_dim",
+                     "diagnostics_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected a positive integer, got {getattr(self, name)}")
 

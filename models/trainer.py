@@ -21,6 +21,7 @@ from tfx_bsl.public import tfxio
 
 from models import features
 from models.dcn import build_dcn_v2
+from models.diagnostics import DiagnosedModel, GradientDiagnostics
 from models.hparams import ModelConfig
 from models.losses import click_logit, get_loss
 from models.preprocessing import WEIGHT_KEY, vocabulary_name
@@ -28,6 +29,7 @@ from models.preprocessing import WEIGHT_KEY, vocabulary_name
 PROBABILITY_KEY = "probability"
 LOGIT_KEY = "logit"
 HISTORY_FILE = "history.json"
+DIAGNOSTICS_DIR = "diagnostics"  # in the Trainer's model_run directory
 CONFIG_FILE = "model_config.json"
 
 
@@ -105,13 +107,17 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     valid = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, config.batch_size, False, config.seed)
 
     model = build_dcn_v2(config, vocabulary_sizes(tft_output, config))
-    compile_model(model, config)
     callbacks = [
         tf.keras.callbacks.TensorBoard(log_dir=os.path.join(fn_args.model_run_dir, "tensorboard")),
         tf.keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=config.early_stopping_patience,
                                          restore_best_weights=True),
         tf.keras.callbacks.ReduceLROnPlateau(monitor="val_auc", mode="max", factor=0.1, patience=1),
     ]
+    if config.diagnostics:
+        model = DiagnosedModel(inputs=model.inputs, outputs=model.outputs, every=config.diagnostics_every)
+        callbacks.append(GradientDiagnostics(os.path.join(fn_args.model_run_dir, DIAGNOSTICS_DIR),
+                                             every=config.diagnostics_every))
+    compile_model(model, config)
     history = model.fit(train, validation_data=valid, epochs=config.epochs, callbacks=callbacks, verbose=2)
     epochs = {k: [float(v) for v in values] for k, values in history.history.items()}
     logging.info("Training history: %s", epochs)

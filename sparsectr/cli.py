@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import tempfile
@@ -42,6 +43,8 @@ def _model_config(args: argparse.Namespace, defaults: Optional[dict] = None):
 
     overrides = dict(defaults or {})
     overrides.update({name: getattr(args, name) for name in _MODEL_FLAGS if getattr(args, name) is not None})
+    if getattr(args, "diagnostics", False):
+        overrides["diagnostics"] = True
     if overrides.get("dnn_units") is not None:
         overrides["dnn_units"] = tuple(int(u) for u in overrides["dnn_units"].split(",") if u)
     return ModelConfig(**overrides)
@@ -103,6 +106,20 @@ def _cmd_data_table(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_plot_diagnostics(args: argparse.Namespace) -> int:
+    from sparsectr import diagnostics_plots
+
+    runs = []
+    for item in args.runs:
+        label, sep, path = item.partition("=")
+        if not sep:
+            label, path = os.path.basename(os.path.normpath(item)), item
+        runs.append((label, diagnostics_plots.diagnostics_dir(path)))
+    for path in diagnostics_plots.plot_runs(runs, args.out):
+        print(path)
+    return 0
+
+
 def _cmd_fit_profile(args: argparse.Namespace) -> int:
     from sparsectr import data_profile
 
@@ -121,6 +138,7 @@ _MODEL_FLAGS = {
     "beta": (float, "example weight of positives, simulating sparsity (SPEC 2)"),
     "epochs": (int, "maximum epochs (early stopping on validation AUC)"),
     "batch_size": (int, "training batch size (SPEC: 4096; smaller for small data)"),
+    "diagnostics_every": (int, "with --diagnostics: layer percentiles and histograms every this many steps"),
     "early_stopping_patience": (int, "epochs without a better validation AUC before stopping"),
     "learning_rate": (float, "Adam learning rate"),
     "embedding_dim": (int, "embedding size per field"),
@@ -140,6 +158,8 @@ def _add_model_flags(p: argparse.ArgumentParser) -> None:
     group = p.add_argument_group("model (defaults: models/hparams.py)")
     for name, (kind, text) in _MODEL_FLAGS.items():
         group.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None, help=text)
+    group.add_argument("--diagnostics", action="store_true",
+                       help="record gradient diagnostics (SPEC 4) in the Trainer's run directory")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,6 +225,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", help="Markdown file whose generated section is replaced")
     p.set_defaults(func=_cmd_data_table)
+
+    p = sub.add_parser("plot-diagnostics", help="PNG plots of gradient diagnostics of one or more runs")
+    p.add_argument("runs", nargs="+", metavar="[LABEL=]DIR",
+                   help="a Trainer run's diagnostics/ directory, or a directory with one below it")
+    p.add_argument("--out", required=True, help="directory for the PNG files")
+    p.set_defaults(func=_cmd_plot_diagnostics)
     return parser
 
 
