@@ -4,8 +4,8 @@ gradient diagnostics, in one run: the default DCN-V2 (SPEC 5) at batch 4096.
 The model sees fixed batches of random ids with 3% positives (the step's cost
 does not depend on the values), vocabulary sizes like the default synthetic
 run's. Each configuration is timed over the same number of Keras `fit` steps
-after a warm-up epoch (tracing), interleaved over several rounds; the median
-round is reported.
+after a warm-up epoch (tracing), in rounds that run every configuration once
+in a shuffled order; the median round is reported.
 
 Usage: .venv/bin/python benchmarks/loss_step_time.py [--steps 20 --rounds 3]
 """
@@ -72,8 +72,10 @@ def main() -> None:
         model.fit(data, epochs=1, verbose=0, callbacks=callbacks)  # trace and warm up
         models[(loss, diagnostics)] = (model, callbacks)
     times: dict[tuple[str, bool], list[float]] = {c: [] for c in configs}
+    order = np.random.default_rng(0)
     for _ in range(args.rounds):
-        for config in configs:
+        for index in order.permutation(len(configs)):  # no configuration always first or last
+            config = configs[index]
             model, callbacks = models[config]
             start = time.perf_counter()
             model.fit(data, epochs=1, verbose=0, callbacks=callbacks)
