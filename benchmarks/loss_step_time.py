@@ -24,7 +24,7 @@ import tensorflow as tf  # noqa: E402
 
 from models import features  # noqa: E402
 from models.dcn import build_dcn_v2  # noqa: E402
-from models.diagnostics import DiagnosedModel, GradientDiagnostics  # noqa: E402
+from models.diagnostics import with_diagnostics  # noqa: E402
 from models.hparams import ModelConfig  # noqa: E402
 from models.losses import LOSSES  # noqa: E402
 from models.trainer import compile_model  # noqa: E402
@@ -52,8 +52,7 @@ def _model(loss: str, diagnostics: bool, tmp: str):
     model = build_dcn_v2(config, VOCABULARY)
     callbacks = []
     if diagnostics:
-        model = DiagnosedModel(inputs=model.inputs, outputs=model.outputs, every=config.diagnostics_every)
-        callbacks = [GradientDiagnostics(f"{tmp}/{loss}", every=config.diagnostics_every)]
+        model, callbacks = with_diagnostics(model, config.diagnostics_every, f"{tmp}/{loss}")
     compile_model(model, config)
     return model, callbacks
 

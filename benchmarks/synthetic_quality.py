@@ -27,16 +27,14 @@ from sparsectr.progress import component_progress, quiet_environment
 quiet_environment()
 
 import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
 from sklearn.metrics import log_loss, roc_auc_score  # noqa: E402
 
-from components.criteo_example_gen.executor import row_to_example  # noqa: E402
-from models import features  # noqa: E402
 from models.hparams import ModelConfig  # noqa: E402
 from pipeline.config import PipelineConfig  # noqa: E402
 from sparsectr import baselines, synthetic  # noqa: E402
 from sparsectr.data_profile import read_rows  # noqa: E402
 from sparsectr.run import DEFAULT_RUN_MODEL, run  # noqa: E402
+from sparsectr.serving import predict_probabilities  # noqa: E402
 
 SHARES = {"train": 0.8, "eval": 0.1, "test": 0.1}
 LR_C_GRID = (0.03, 0.1, 0.3, 1.0)
@@ -44,16 +42,6 @@ LR_C_GRID = (0.03, 0.1, 0.3, 1.0)
 
 def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     return {"auc": float(roc_auc_score(y, p)), "logloss": float(log_loss(y, np.clip(p, 1e-7, 1 - 1e-7)))}
-
-
-def _serve(model_dir: str, rows: list[dict], batch: int = 4096) -> np.ndarray:
-    serve = tf.saved_model.load(model_dir).signatures["serving_default"]
-    out = []
-    for i in range(0, len(rows), batch):
-        serialized = [row_to_example({k: v for k, v in r.items() if k != features.LABEL_KEY}).SerializeToString()
-                      for r in rows[i:i + batch]]
-        out.append(serve(examples=tf.constant(serialized))["probability"].numpy())
-    return np.concatenate(out)
 
 
 def main() -> None:
@@ -89,7 +77,7 @@ def main() -> None:
             summary = run(config)
         if not summary["ok"]:
             raise SystemExit(summary["error"])
-        dcn[seed] = scores(lambda split: _serve(summary["trained_model"], rows[split]))
+        dcn[seed] = scores(lambda split: predict_probabilities(summary["trained_model"], rows[split]))
         dcn[seed]["training"] = summary["training"]
         dcn[seed]["blessed"] = summary.get("blessed")
 

@@ -17,7 +17,9 @@ from models import features
 from models.hparams import ModelConfig
 from models.losses import CONTRASTIVE_LOSS, JRC_LOSS
 
-LOGIT_KEY = "logit"
+LOGIT_LAYER = "logit"
+# Layer name prefixes (models/diagnostics.py groups gradients by them).
+EMBEDDING_PREFIX, CROSS_PREFIX, DNN_PREFIX = "embedding_", "cross_", "dnn_"
 PROJECTION_HIDDEN = 64  # contrastive projection head: Dense(64, relu) -> Dense(projection_dim)
 
 
@@ -27,7 +29,7 @@ def build_dcn_v2(config: ModelConfig, vocabulary_sizes: dict[str, int]) -> tf.ke
     regularizer = tf.keras.regularizers.l2(config.embedding_l2) if config.embedding_l2 else None
     embedded = [
         tf.keras.layers.Embedding(vocabulary_sizes[name], config.embedding_dim, embeddings_regularizer=regularizer,
-                                  name=f"embedding_{name}")(inputs[name])
+                                  name=f"{EMBEDDING_PREFIX}{name}")(inputs[name])
         for name in features.FEATURE_KEYS
     ]
     x0 = tf.keras.layers.Concatenate(name="embeddings")(embedded)
@@ -36,12 +38,12 @@ def build_dcn_v2(config: ModelConfig, vocabulary_sizes: dict[str, int]) -> tf.ke
         crossed = x
         for i in range(config.cross_layers):
             crossed = tfrs.layers.dcn.Cross(projection_dim=config.cross_projection_dim or None,
-                                            name=f"cross_{i}")(x, crossed)
+                                            name=f"{CROSS_PREFIX}{i}")(x, crossed)
         return crossed
 
     def dnn(x):
         for i, units in enumerate(config.dnn_units):
-            x = tf.keras.layers.Dense(units, activation="relu", name=f"dnn_{i}")(x)
+            x = tf.keras.layers.Dense(units, activation="relu", name=f"{DNN_PREFIX}{i}")(x)
             if config.dropout:
                 x = tf.keras.layers.Dropout(config.dropout, name=f"dropout_{i}")(x)
         return x
@@ -54,11 +56,11 @@ def build_dcn_v2(config: ModelConfig, vocabulary_sizes: dict[str, int]) -> tf.ke
 
 
 def _head(config: ModelConfig, top: tf.Tensor) -> tf.Tensor:
-    """[batch, output_width(config)]; column 0 is the click logit (models/losses.py)."""
+    """[batch, K]; column 0 is the click logit (models/losses.py: click_logit)."""
     if config.loss == JRC_LOSS:
         # One Dense(2) gives (z1 - z0, z0): the same function class as (z1, z0).
-        return tf.keras.layers.Dense(2, name=LOGIT_KEY)(top)
-    logit = tf.keras.layers.Dense(1, name=LOGIT_KEY)(top)  # [batch, 1], as Keras metrics expect
+        return tf.keras.layers.Dense(2, name=LOGIT_LAYER)(top)
+    logit = tf.keras.layers.Dense(1, name=LOGIT_LAYER)(top)  # [batch, 1], as Keras metrics expect
     if config.loss != CONTRASTIVE_LOSS:
         return logit
     hidden = tf.keras.layers.Dense(PROJECTION_HIDDEN, activation="relu", name="projection_hidden")(top)

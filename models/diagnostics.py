@@ -11,7 +11,8 @@ variables:
 
 `GradientDiagnostics` (a callback) reads them after each batch and writes
 `batches.csv`, `layers.csv` and `negative_histograms.json` to its directory,
-and the same as TensorBoard scalars and histograms.
+and the same as TensorBoard scalars and histograms. `with_diagnostics` puts
+the two together.
 """
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ from typing import Optional
 import numpy as np
 import tensorflow as tf
 
+from models.dcn import CROSS_PREFIX, DNN_PREFIX, EMBEDDING_PREFIX
+
 LAYER_GROUPS = ("output", "dnn", "cross", "embeddings")
 PERCENTILES = (10, 50, 90)
 # Histogram of log10 |dL/dz| of negatives: fixed bins, comparable across runs.
@@ -32,11 +35,11 @@ BATCHES_FILE, LAYERS_FILE, HISTOGRAMS_FILE = "batches.csv", "layers.csv", "negat
 
 def layer_group(variable_name: str) -> str:
     """The group of a DCN-V2 variable, by the layer names of models/dcn.py."""
-    if variable_name.startswith("embedding_"):
+    if variable_name.startswith(EMBEDDING_PREFIX):
         return "embeddings"
-    if variable_name.startswith("cross_"):
+    if variable_name.startswith(CROSS_PREFIX):
         return "cross"
-    if variable_name.startswith("dnn_"):
+    if variable_name.startswith(DNN_PREFIX):
         return "dnn"
     return "output"  # the logit layer (and the contrastive projection head)
 
@@ -100,17 +103,20 @@ class DiagnosedModel(tf.keras.Model):
             return tf.stack(rows)
 
         step = self.optimizer.iterations - 1  # apply_gradients has counted this step
-        self.diag_layers.assign(tf.cond(tf.equal(step % self.every, 0), layers, lambda: tf.identity(self.diag_layers)))
+        self.diag_layers.assign(tf.cond(self.is_layer_step(step), layers, lambda: tf.identity(self.diag_layers)))
+
+    def is_layer_step(self, step):
+        """Whether layer percentiles and the histogram are recorded at this (0-based) step."""
+        return step % self.every == 0
 
 
 class GradientDiagnostics(tf.keras.callbacks.Callback):
-    """Writes what DiagnosedModel recorded, after each batch."""
+    """Writes what a DiagnosedModel recorded, after each batch; the step and
+    whether layer values were recorded come from the model itself."""
 
-    def __init__(self, directory: str, every: int = 20):
+    def __init__(self, directory: str):
         super().__init__()
         self.directory = directory
-        self.every = every
-        self._step = 0
         self._epoch = 0
         self._histograms: list[dict] = []
         self._writer: Optional[tf.summary.SummaryWriter] = None
@@ -131,26 +137,26 @@ class GradientDiagnostics(tf.keras.callbacks.Callback):
 
     def on_train_batch_end(self, batch, logs=None):
         model = self.model
+        step = int(model.optimizer.iterations.numpy()) - 1
         negatives, positives = model.diag_counts.numpy()
         grad_negative, grad_positive = float(model.diag_negative.numpy()), float(model.diag_positive.numpy())
-        self._batch_csv.writerow([self._step, self._epoch, int(negatives), int(positives),
+        self._batch_csv.writerow([step, self._epoch, int(negatives), int(positives),
                                   f"{grad_negative:.6e}", f"{grad_positive:.6e}"])
-        with self._writer.as_default(step=self._step):
+        with self._writer.as_default(step=step):
             tf.summary.scalar("gradient/mean_abs_dL_dz_negatives", grad_negative)
             if positives:
                 tf.summary.scalar("gradient/mean_abs_dL_dz_positives", grad_positive)
-            if self._step % self.every == 0:
-                self._write_layers(model.diag_layers.numpy(), model.diag_negative_gradients.numpy())
-        self._step += 1
+            if model.is_layer_step(step):
+                self._write_layers(step, model.diag_layers.numpy(), model.diag_negative_gradients.numpy())
 
-    def _write_layers(self, layers: np.ndarray, negative_gradients: np.ndarray) -> None:
+    def _write_layers(self, step: int, layers: np.ndarray, negative_gradients: np.ndarray) -> None:
         for group, row in zip(LAYER_GROUPS, layers):
-            self._layer_csv.writerow([self._step, group] + [f"{v:.6e}" for v in row])
+            self._layer_csv.writerow([step, group] + [f"{v:.6e}" for v in row])
             for name, value in zip([f"p{q}" for q in PERCENTILES] + ["mean"], row):
                 tf.summary.scalar(f"layer_gradient/{group}/{name}", float(value))
         logs = np.log10(np.maximum(negative_gradients, 1e-300))
         counts, _ = np.histogram(np.clip(logs, HISTOGRAM_EDGES[0], HISTOGRAM_EDGES[-1]), bins=HISTOGRAM_EDGES)
-        self._histograms.append({"step": self._step, "counts": counts.tolist()})
+        self._histograms.append({"step": step, "counts": counts.tolist()})
         tf.summary.histogram("gradient/log10_abs_dL_dz_negatives", logs)
 
     def on_train_end(self, logs=None):
@@ -159,3 +165,10 @@ class GradientDiagnostics(tf.keras.callbacks.Callback):
         with tf.io.gfile.GFile(os.path.join(self.directory, HISTOGRAMS_FILE), "w") as f:
             json.dump({"log10_edges": HISTOGRAM_EDGES.tolist(), "histograms": self._histograms}, f)
         self._writer.close()
+
+
+def with_diagnostics(model: tf.keras.Model, every: int, directory: str
+                     ) -> tuple[DiagnosedModel, list[tf.keras.callbacks.Callback]]:
+    """The same network as a DiagnosedModel, and the callback writing to `directory`."""
+    diagnosed = DiagnosedModel(inputs=model.inputs, outputs=model.outputs, every=every)
+    return diagnosed, [GradientDiagnostics(directory)]

@@ -33,15 +33,6 @@ JRC_LOSS = "jrc"
 CONTRASTIVE_LOSS = "combined_contrastive"
 
 
-def output_width(config: ModelConfig) -> int:
-    """Columns of the model's output for the configured loss (column 0: click logit)."""
-    if config.loss == JRC_LOSS:
-        return 2
-    if config.loss == CONTRASTIVE_LOSS:
-        return 1 + config.projection_dim
-    return 1
-
-
 def click_logit(y_pred: tf.Tensor) -> tf.Tensor:
     """[N, 1] click logits from any head's output."""
     return y_pred[:, :1]

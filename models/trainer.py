@@ -21,7 +21,7 @@ from tfx_bsl.public import tfxio
 
 from models import features
 from models.dcn import build_dcn_v2
-from models.diagnostics import DiagnosedModel, GradientDiagnostics
+from models.diagnostics import with_diagnostics
 from models.hparams import ModelConfig
 from models.losses import click_logit, get_loss
 from models.preprocessing import WEIGHT_KEY, vocabulary_name
@@ -58,18 +58,19 @@ def make_dataset(file_pattern: list[str], data_accessor, tft_output: tft.TFTrans
     return dataset.map(split, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-class ClickAUC(tf.keras.metrics.AUC):
-    """AUC of the click logit (column 0 of any head's output)."""
+class _OnClickLogit:
+    """Mixin: a Keras metric computed on the click logit (column 0 of any head's output)."""
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         return super().update_state(y_true, click_logit(y_pred), sample_weight)
 
 
-class ClickLogloss(tf.keras.metrics.BinaryCrossentropy):
-    """Logloss of sigmoid(click logit)."""
+class ClickAUC(_OnClickLogit, tf.keras.metrics.AUC):
+    pass
 
-    def update_state(self, y_true, y_pred, sample_weight=None):
-        return super().update_state(y_true, click_logit(y_pred), sample_weight)
+
+class ClickLogloss(_OnClickLogit, tf.keras.metrics.BinaryCrossentropy):
+    pass
 
 
 def compile_model(model: tf.keras.Model, config: ModelConfig) -> None:
@@ -114,9 +115,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         tf.keras.callbacks.ReduceLROnPlateau(monitor="val_auc", mode="max", factor=0.1, patience=1),
     ]
     if config.diagnostics:
-        model = DiagnosedModel(inputs=model.inputs, outputs=model.outputs, every=config.diagnostics_every)
-        callbacks.append(GradientDiagnostics(os.path.join(fn_args.model_run_dir, DIAGNOSTICS_DIR),
-                                             every=config.diagnostics_every))
+        model, recorders = with_diagnostics(model, config.diagnostics_every,
+                                            os.path.join(fn_args.model_run_dir, DIAGNOSTICS_DIR))
+        callbacks += recorders
     compile_model(model, config)
     history = model.fit(train, validation_data=valid, epochs=config.epochs, callbacks=callbacks, verbose=2)
     epochs = {k: [float(v) for v in values] for k, values in history.history.items()}

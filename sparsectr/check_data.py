@@ -18,13 +18,14 @@ from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components.criteo_example_gen.executor import FAILED_REJECTS_DIR, load_summaries, rejects_report
+from components.criteo_example_gen.spec import DEFAULT_MAX_REJECT_FRACTION
 from components.validation_gate.executor import anomalies_report, describe_anomalies, load_anomalies
 from models import features
 from pipeline.config import SPLIT_NAMES, PipelineConfig
 from pipeline.pipeline import create_data_pipeline
 
 
-def _latest_artifact_dir(pipeline_root: str, component: str, output: str) -> Optional[str]:
+def latest_artifact_dir(pipeline_root: str, component: str, output: str) -> Optional[str]:
     """The newest execution's directory of one component output."""
     dirs = glob.glob(os.path.join(pipeline_root, component, output, "*"))
     dirs = [d for d in dirs if os.path.basename(d).isdigit()]
@@ -52,17 +53,17 @@ def split_counts(statistics_dir: str) -> dict[str, dict[str, int]]:
 
 def collect_report(pipeline_root: str) -> dict[str, Any]:
     report: dict[str, Any] = {"ingestion": None, "splits": {}, "anomalies": []}
-    rejects_dir = _latest_artifact_dir(pipeline_root, "CriteoExampleGen", "rejects") or _latest_artifact_dir(
+    rejects_dir = latest_artifact_dir(pipeline_root, "CriteoExampleGen", "rejects") or latest_artifact_dir(
         pipeline_root, "CriteoExampleGen", FAILED_REJECTS_DIR
     )
     if rejects_dir:
         report["ingestion"] = load_summaries(rejects_dir)
         report["rejects_dir"] = rejects_dir
-    report["examples_dir"] = _latest_artifact_dir(pipeline_root, "CriteoExampleGen", "examples")
-    statistics_dir = _latest_artifact_dir(pipeline_root, "StatisticsGen", "statistics")
+    report["examples_dir"] = latest_artifact_dir(pipeline_root, "CriteoExampleGen", "examples")
+    statistics_dir = latest_artifact_dir(pipeline_root, "StatisticsGen", "statistics")
     if statistics_dir:
         report["splits"] = split_counts(statistics_dir)
-    anomalies_dir = _latest_artifact_dir(pipeline_root, "ExampleValidator", "anomalies")
+    anomalies_dir = latest_artifact_dir(pipeline_root, "ExampleValidator", "anomalies")
     if anomalies_dir:
         report["anomalies"] = describe_anomalies(load_anomalies(anomalies_dir))
     return report
@@ -83,7 +84,8 @@ def check_one(config: PipelineConfig) -> dict[str, Any]:
     return report
 
 
-def format_report(report: dict[str, Any]) -> str:
+def format_data_report(report: dict[str, Any]) -> str:
+    """Rows, splits, rejects and anomalies (what check-data and run both print)."""
     out = [f"== {report['data']} =="]
     ingestion = report["ingestion"]
     if ingestion:
@@ -105,6 +107,11 @@ def format_report(report: dict[str, Any]) -> str:
         else:
             out.append("rejected rows: none")
     out.append("anomalies: " + ("none" if not report["anomalies"] else "\n" + anomalies_report(report["anomalies"])))
+    return "\n".join(out)
+
+
+def format_report(report: dict[str, Any]) -> str:
+    out = [format_data_report(report)]
     if report["error"]:
         out.append("error: " + report["error"])
     out.append("result: " + ("usable" if report["usable"] else "NOT usable"))
@@ -116,7 +123,7 @@ class CheckDataArgs:
     paths: list[str]
     workdir: str
     input_format: str = "auto"
-    max_reject_fraction: float = 0.001
+    max_reject_fraction: float = DEFAULT_MAX_REJECT_FRACTION
 
 
 def run_check_data(args: CheckDataArgs) -> list[dict[str, Any]]:

@@ -28,10 +28,9 @@ def _cmd_check_data(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="sparsectr-check-") as tmp:
         with component_progress(args.verbose):
+            limit = {} if args.max_reject_fraction is None else {"max_reject_fraction": args.max_reject_fraction}
             reports = run_check_data(
-                CheckDataArgs(paths=args.paths, workdir=args.workdir or tmp, input_format=args.format,
-                              max_reject_fraction=args.max_reject_fraction)
-            )
+                CheckDataArgs(paths=args.paths, workdir=args.workdir or tmp, input_format=args.format, **limit))
     for report in reports:
         print(format_report(report))
     _write_json(args.json, reports if len(reports) > 1 else reports[0])
@@ -198,8 +197,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="auto", choices=("auto", "tsv", "csv"))
     p.add_argument("--json", metavar="OUT", help="also write the report as JSON")
     p.add_argument("--workdir", help="pipeline root and SQLite metadata (default: a temporary directory)")
-    p.add_argument("--max-reject-fraction", type=float, default=0.001,
-                   help="fail when more than this fraction of rows is rejected (default 0.001)")
+    p.add_argument("--max-reject-fraction", type=float, default=None,
+                   help="fail when more than this fraction of rows is rejected "
+                        "(default: components/criteo_example_gen/spec.py)")
     p.add_argument("--verbose", action="store_true", help="show TFX and Beam logs")
     p.set_defaults(func=_cmd_check_data)
 

@@ -7,24 +7,20 @@ end points, the evaluation metrics, the blessing and the pushed model.
 """
 from __future__ import annotations
 
-import glob
 import json
 import os
 from typing import Any, Optional
 
 import numpy as np
-
 import tensorflow_model_analysis as tfma
 from ml_metadata.metadata_store import metadata_store
 from tfx import v1 as tfx
+from tfx.utils import path_utils
 
 from models.trainer import HISTORY_FILE
-
-# Where TFX's Trainer puts the serving SavedModel inside its Model artifact.
-SERVING_MODEL_SUBDIR = "Format-Serving"
 from pipeline.config import PipelineConfig
 from pipeline.pipeline import create_pipeline
-from sparsectr.check_data import _latest_artifact_dir, collect_report, format_report
+from sparsectr.check_data import collect_report, format_data_report, latest_artifact_dir
 
 DEFAULT_ROWS = 200_000
 DEFAULT_POSITIVE_RATE = 0.03
@@ -90,21 +86,19 @@ def collect_summary(config: PipelineConfig) -> dict[str, Any]:
     summary["data"] = config.data
     summary["max_reject_fraction"] = config.max_reject_fraction
     summary["model_config"] = config.model.to_dict()
-    history_files = glob.glob(os.path.join(config.pipeline_root, "Trainer", "model_run", "*", HISTORY_FILE))
-    if history_files:
-        latest = max(history_files, key=lambda p: int(p.split(os.sep)[-2]))
-        with open(latest) as f:
-            history = json.load(f)
-        summary["training"] = training_summary(history)
-    evaluation_dir = _latest_artifact_dir(config.pipeline_root, "Evaluator", "evaluation")
+    model_run_dir = latest_artifact_dir(config.pipeline_root, "Trainer", "model_run")
+    if model_run_dir and os.path.exists(os.path.join(model_run_dir, HISTORY_FILE)):
+        with open(os.path.join(model_run_dir, HISTORY_FILE)) as f:
+            summary["training"] = training_summary(json.load(f))
+    model_dir = latest_artifact_dir(config.pipeline_root, "Trainer", "model")
+    if model_dir:
+        summary["trained_model"] = path_utils.serving_model_path(model_dir)
+    evaluation_dir = latest_artifact_dir(config.pipeline_root, "Evaluator", "evaluation")
     if evaluation_dir:
         summary["evaluation"] = evaluation_metrics(evaluation_dir)
         summary["evaluation_split"] = config.evaluation_split()
     store = metadata_store.MetadataStore(
         tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
-    model = _latest_artifact(store, "Model")
-    if model is not None:
-        summary["trained_model"] = os.path.join(model.uri, SERVING_MODEL_SUBDIR)
     blessing = _latest_artifact(store, "ModelBlessing")
     if blessing is not None:
         summary["blessed"] = bool(blessing.custom_properties["blessed"].int_value)
@@ -115,7 +109,7 @@ def collect_summary(config: PipelineConfig) -> dict[str, Any]:
 
 
 def format_summary(summary: dict[str, Any]) -> str:
-    lines = [format_report({**summary, "usable": True, "error": None}).rsplit("\nresult:", 1)[0]]
+    lines = [format_data_report(summary)]
     training = summary.get("training")
     if training:
         parts = [f"{k} {v['first']:.4f} -> {v['last']:.4f} (kept {v['best']:.4f})"

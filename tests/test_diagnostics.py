@@ -11,8 +11,8 @@ import tensorflow as tf
 
 from models import features
 from models.dcn import build_dcn_v2
-from models.diagnostics import (BATCHES_FILE, HISTOGRAMS_FILE, LAYER_GROUPS, LAYERS_FILE, DiagnosedModel,
-                                GradientDiagnostics, layer_group, percentiles_and_mean)
+from models.diagnostics import (BATCHES_FILE, HISTOGRAMS_FILE, LAYER_GROUPS, LAYERS_FILE, layer_group,
+                                percentiles_and_mean, with_diagnostics)
 from models.hparams import ModelConfig
 from models.trainer import compile_model
 
@@ -27,22 +27,22 @@ def _data(n: int, seed: int = 0):
     return x, y.reshape(-1, 1), w
 
 
-def _diagnosed(loss: str, every: int = 2) -> tuple[tf.keras.Model, ModelConfig]:
-    config = ModelConfig(embedding_dim=4, dnn_units=(16,), dropout=0.0, loss=loss, alpha=0.5)
-    base = build_dcn_v2(config, SIZES)
-    model = DiagnosedModel(inputs=base.inputs, outputs=base.outputs, every=every)
+def _diagnosed(loss: str, directory, every: int = 2, **settings) -> tuple[tf.keras.Model, list]:
+    """A compiled small DCN-V2 with diagnostics every `every` steps, and its callbacks."""
+    config = ModelConfig(**{"embedding_dim": 4, "dnn_units": (16,), "dropout": 0.0, "loss": loss, "alpha": 0.5,
+                            **settings})
+    model, callbacks = with_diagnostics(build_dcn_v2(config, SIZES), every, str(directory))
     compile_model(model, config)
-    return model, config
+    return model, callbacks
 
 
 def test_first_batch_gradient_on_negatives_and_positives_is_the_analytic_bce_one(tmp_path):
-    model, _ = _diagnosed("bce")
+    model, callbacks = _diagnosed("bce", tmp_path)
     x, y, w = _data(64)
     z = model(x, training=False).numpy()[:, 0]  # no dropout: the first step sees these logits
     p = 1 / (1 + np.exp(-z))
     expected = np.abs(w * (p - y.ravel()) / len(z))
-    model.fit(x, y, sample_weight=w, batch_size=64, epochs=3, verbose=0,
-              callbacks=[GradientDiagnostics(str(tmp_path), every=2)])
+    model.fit(x, y, sample_weight=w, batch_size=64, epochs=3, verbose=0, callbacks=callbacks)
     with open(tmp_path / BATCHES_FILE) as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 3 and int(rows[0]["negatives"]) == int((y == 0).sum())
@@ -76,18 +76,17 @@ def test_percentiles_match_numpy_lower_method():
     np.testing.assert_allclose(got, expected, rtol=1e-6)
 
 
-def test_variables_fall_into_the_four_layer_groups():
-    model, _ = _diagnosed("bce")
+def test_variables_fall_into_the_four_layer_groups(tmp_path):
+    model, _ = _diagnosed("bce", tmp_path)
     groups = {layer_group(v.name) for v in model.trainable_variables}
     assert groups == set(LAYER_GROUPS)
 
 
 @pytest.mark.parametrize("loss", ["jrc", "combined_contrastive"])
 def test_diagnostics_work_with_multi_column_heads(loss, tmp_path):
-    model, _ = _diagnosed(loss)
+    model, callbacks = _diagnosed(loss, tmp_path, every=1)
     x, y, w = _data(64, seed=1)
-    model.fit(x, y, sample_weight=w, batch_size=32, epochs=1, verbose=0,
-              callbacks=[GradientDiagnostics(str(tmp_path), every=1)])
+    model.fit(x, y, sample_weight=w, batch_size=32, epochs=1, verbose=0, callbacks=callbacks)
     with open(tmp_path / BATCHES_FILE) as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 2 and all(float(r["mean_abs_grad_negatives"]) > 0 for r in rows)
@@ -111,13 +110,10 @@ def test_combined_pair_lifts_the_negatives_gradient_above_bce_on_generated_data(
     x, y, w = _generated(8192, 0.03, beta=0.1)
     last_epoch = {}
     for loss in ("bce", "combined_pair"):
-        config = ModelConfig(embedding_dim=4, dnn_units=(32,), loss=loss, alpha=0.5, learning_rate=1e-2)
         tf.keras.utils.set_random_seed(0)
-        base = build_dcn_v2(config, SIZES)
-        model = DiagnosedModel(inputs=base.inputs, outputs=base.outputs, every=8)
-        compile_model(model, config)
-        model.fit(x, y, sample_weight=w, batch_size=512, epochs=3, shuffle=False, verbose=0,
-                  callbacks=[GradientDiagnostics(str(tmp_path / loss), every=8)])
+        model, callbacks = _diagnosed(loss, tmp_path / loss, every=8, dnn_units=(32,), dropout=0.1,
+                                      learning_rate=1e-2)
+        model.fit(x, y, sample_weight=w, batch_size=512, epochs=3, shuffle=False, verbose=0, callbacks=callbacks)
         batches = np.genfromtxt(tmp_path / loss / BATCHES_FILE, delimiter=",", names=True)
         last_epoch[loss] = batches["mean_abs_grad_negatives"][batches["epoch"] == 2]
     assert len(last_epoch["bce"]) == 16

@@ -7,6 +7,7 @@ import json
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+from pipeline.config import PipelineConfig
 from sparsectr.cli import main
 
 TASKS = {"CriteoExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "ValidationGate",
@@ -21,7 +22,8 @@ def test_compile_kfp_writes_a_spec_that_parses_with_kfp_protos(tmp_path):
     document = json.loads(out.read_text())
     job = json_format.ParseDict(document, pipeline_spec_pb2.PipelineJob())  # raises on unknown fields
     spec = json_format.ParseDict(document["pipelineSpec"], pipeline_spec_pb2.PipelineSpec())
-    assert job.pipeline_spec["pipelineInfo"]["name"] == spec.pipeline_info.name
+    assert spec.pipeline_info.name == PipelineConfig(data="", output_dir="").pipeline_name
+    assert job.pipeline_spec["root"]["dag"]["tasks"].keys() == set(spec.root.dag.tasks)
 
     tasks = spec.root.dag.tasks
     assert TASKS <= set(tasks), TASKS - set(tasks)

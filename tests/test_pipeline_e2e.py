@@ -15,12 +15,12 @@ from sklearn.metrics import roc_auc_score
 from ml_metadata.proto import metadata_store_pb2
 from tfx import v1 as tfx
 
-from components.criteo_example_gen.executor import row_to_example
 from components.criteo_example_gen.parsing import STANDARD_TSV, decode_line, parse_line
 from models import features
 from models.hparams import ModelConfig
 from pipeline.config import PipelineConfig
 from sparsectr.run import run
+from sparsectr.serving import serialized_examples
 
 pytestmark = pytest.mark.slow
 
@@ -62,8 +62,7 @@ def test_pipeline_trains_blesses_pushes_and_reuses_the_cache(criteo_dir, tmp_pat
     # The pushed model serves probabilities for serialized raw rows (labels removed) of the real
     # sample, and they score the AUC that TFMA computed through the same signature.
     rows = [parse_line(decode_line(line), STANDARD_TSV) for line in lines[KAGGLE_TRAIN_ROWS:]]
-    serialized = [row_to_example({k: v for k, v in r.items() if k != features.LABEL_KEY}).SerializeToString()
-                  for r in rows]
+    serialized = serialized_examples(rows)
     serve = tf.saved_model.load(pushed).signatures["serving_default"]
     outputs = serve(examples=tf.constant(serialized))
     probability = outputs["probability"].numpy()
