@@ -59,6 +59,9 @@ def training_components(config: PipelineConfig, data: list) -> list:
         preprocessing_fn="models.preprocessing.preprocessing_fn",
         custom_config=config.model.to_custom_config(TRANSFORM_FIELDS),
         disable_statistics=True,  # StatisticsGen already describes the raw data
+        # The analyzer cache only pays when a later run feeds it back (incremental
+        # spans); this DAG does not, so writing it would be wasted time.
+        disable_analyzer_cache=True,
     )
     transform.add_upstream_node(gate)
     trainer = tfx.components.Trainer(
