@@ -67,6 +67,12 @@ def evaluation_metrics(evaluation_dir: str) -> dict[str, float]:
     return metrics
 
 
+def local_metadata_store(config: PipelineConfig) -> metadata_store.MetadataStore:
+    """The pipeline's SQLite ML Metadata store (LocalDagRunner / BeamDagRunner runs)."""
+    return metadata_store.MetadataStore(
+        tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
+
+
 def _latest_artifact(store, type_name: str):
     artifacts = store.get_artifacts_by_type(type_name)
     return max(artifacts, key=lambda a: a.id) if artifacts else None
@@ -97,8 +103,7 @@ def collect_summary(config: PipelineConfig) -> dict[str, Any]:
     if evaluation_dir:
         summary["evaluation"] = evaluation_metrics(evaluation_dir)
         summary["evaluation_split"] = config.evaluation_split()
-    store = metadata_store.MetadataStore(
-        tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
+    store = local_metadata_store(config)
     blessing = _latest_artifact(store, "ModelBlessing")
     if blessing is not None:
         summary["blessed"] = bool(blessing.custom_properties["blessed"].int_value)
