@@ -37,6 +37,9 @@ class ModelConfig:
     gamma: float = 2.0  # focal loss exponent (loss "focal")
     tau: float = 0.1  # temperature of the contrastive loss
     projection_dim: int = 16  # contrastive projection head: Dense(64, relu) -> Dense(projection_dim) -> L2 norm
+    # Anchors per batch of the contrastive term (0 = every example): bounds its
+    # similarity matrix to [anchors, batch] (docs/PERFORMANCE.md: step time).
+    contrastive_anchors: int = 1024
     learning_rate: float = 1e-3
     batch_size: int = 4096
     epochs: int = 10
@@ -57,6 +60,9 @@ class ModelConfig:
             raise ValueError(f"alpha: expected 0 <= alpha <= 1, got {self.alpha}")
         if self.tau <= 0:
             raise ValueError(f"tau: expected tau > 0, got {self.tau}")
+        if self.contrastive_anchors < 0:
+            raise ValueError(f"contrastive_anchors: expected 0 (every example) or a positive integer, "
+                             f"got {self.contrastive_anchors}")
         if self.gamma < 0:
             raise ValueError(f"gamma: expected gamma >= 0, got {self.gamma}")
         for name in ("batch_size", "epochs", "embedding_dim", "integer_buckets", "projection_dim",

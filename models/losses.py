@@ -201,41 +201,66 @@ class JRC(_SparseCTRLoss):
         return self.alpha * weighted_bce(y, d, w) + (1 - self.alpha) * -tf.reduce_mean(w * log_share)
 
 
-def supervised_contrastive(y: tf.Tensor, h: tf.Tensor, tau: float) -> tf.Tensor:
-    """(1/N) sum_i (-1/|S(i)|) sum_{s in S(i)} log(exp(h_i.h_s/tau) / sum_{a != i} exp(h_i.h_a/tau)),
-    S(i) = the other examples with i's label (an i with empty S(i) adds 0).
+def supervised_contrastive(y: tf.Tensor, h: tf.Tensor, tau: float, anchors: Optional[tf.Tensor] = None) -> tf.Tensor:
+    """Mean over anchors i of (-1/|S(i)|) sum_{s in S(i)} log(exp(h_i.h_s/tau) / sum_{a != i} exp(h_i.h_a/tau)),
+    S(i) = the other examples of the batch with i's label (an i with empty S(i) adds 0).
+    `anchors`: indices of the anchors i; by default every example (the SPEC's 1/N sum).
+    Positive pairs and denominators always run over the whole batch.
 
     With two classes the positive-pair sum is h_i . (H_{y_i} - h_i), H_c the
-    sum of class c's projections, so only the denominators need the N x N
-    similarities (a [4096, 4096] matmul at the default batch)."""
+    sum of class c's projections, so only the denominators need similarities:
+    an [anchors, N] matmul."""
     n = tf.shape(h)[0]
-    sim = tf.matmul(h, h, transpose_b=True) / tau
-    not_self = tf.math.log(1.0 - tf.eye(n, dtype=h.dtype))  # 0 off the diagonal, -inf on it
-    log_denominator = tf.reduce_logsumexp(sim + not_self, axis=1)
+    anchors = tf.range(n) if anchors is None else tf.cast(anchors, tf.int32)
+    h_anchor = tf.gather(h, anchors)
+    sim = tf.matmul(h_anchor, h, transpose_b=True) / tau
+    self_pairs = tf.stack([tf.range(tf.shape(anchors)[0]), anchors], axis=1)
+    minus_inf = tf.fill(tf.shape(anchors), tf.constant(-float("inf"), h.dtype))
+    self_excluded = tf.tensor_scatter_nd_update(sim, self_pairs, minus_inf)
+    log_denominator = tf.reduce_logsumexp(self_excluded, axis=1)
     positive = y > 0.5
-    class_sums = tf.where(positive[:, None], tf.reduce_sum(tf.boolean_mask(h, positive), axis=0)[None, :],
-                          tf.reduce_sum(tf.boolean_mask(h, ~positive), axis=0)[None, :])
-    same = tf.where(positive, tf.reduce_sum(y), tf.reduce_sum(1.0 - y)) - 1.0  # |S(i)|
-    positive_sim = tf.reduce_sum(h * (class_sums - h), axis=1) / tau
+    class_sums = [tf.reduce_sum(tf.boolean_mask(h, mask), axis=0) for mask in (positive, ~positive)]
+    anchor_positive = tf.gather(positive, anchors)
+    same_class_sum = tf.where(anchor_positive[:, None], class_sums[0][None, :], class_sums[1][None, :])
+    positives = tf.reduce_sum(tf.cast(positive, h.dtype))
+    same = tf.where(anchor_positive, positives, tf.cast(n, h.dtype) - positives) - 1.0  # |S(i)|
+    positive_sim = tf.reduce_sum(h_anchor * (same_class_sum - h_anchor), axis=1) / tau
     per_anchor = log_denominator - positive_sim / tf.maximum(same, 1.0)
     return tf.reduce_mean(tf.where(same > 0, per_anchor, tf.zeros_like(per_anchor)))
+
+
+def sample_anchors(n: tf.Tensor, max_anchors: int) -> Optional[tf.Tensor]:
+    """Every example when n <= max_anchors (or max_anchors is 0), else
+    max_anchors of them drawn uniformly without replacement: the mean over
+    them is an unbiased estimate of the mean over the batch."""
+    if not max_anchors:
+        return None
+    return tf.cond(n > max_anchors, lambda: tf.random.shuffle(tf.range(n))[:max_anchors], lambda: tf.range(n))
 
 
 @tf.keras.utils.register_keras_serializable(package="sparsectr")
 class CombinedContrastive(_SparseCTRLoss):
     """alpha * BCE + (1 - alpha) * supervised contrastive loss on the
-    projection head's L2-normalised output h (output columns 1..)."""
+    projection head's L2-normalised output h (output columns 1..).
 
-    def __init__(self, alpha: float = 0.5, tau: float = 0.1, name: str = CONTRASTIVE_LOSS, **kwargs):
+    `anchors` bounds the contrastive term's cost: with more examples than that
+    in a batch, the term averages over that many random anchors (the
+    denominators still run over the whole batch), an [anchors, N] similarity
+    matrix instead of [N, N]. 0 = every example is an anchor."""
+
+    def __init__(self, alpha: float = 0.5, tau: float = 0.1, anchors: int = 0, name: str = CONTRASTIVE_LOSS,
+                 **kwargs):
         super().__init__(alpha=alpha, name=name, **kwargs)
         self.tau = float(tau)
+        self.anchors = int(anchors)
 
     def output_loss(self, y, out, w):
         z, h = out[:, 0], out[:, 1:]
-        return self.alpha * weighted_bce(y, z, w) + (1 - self.alpha) * supervised_contrastive(y, h, self.tau)
+        anchors = sample_anchors(tf.shape(h)[0], self.anchors)
+        return self.alpha * weighted_bce(y, z, w) + (1 - self.alpha) * supervised_contrastive(y, h, self.tau, anchors)
 
     def get_config(self) -> dict:
-        return {**super().get_config(), "tau": self.tau}
+        return {**super().get_config(), "tau": self.tau, "anchors": self.anchors}
 
 
 LOSSES: dict[str, Callable[[ModelConfig], tf.keras.losses.Loss]] = {
@@ -245,7 +270,8 @@ LOSSES: dict[str, Callable[[ModelConfig], tf.keras.losses.Loss]] = {
     "rcr": lambda config: RCR(alpha=config.alpha),
     "focal": lambda config: Focal(gamma=config.gamma),
     JRC_LOSS: lambda config: JRC(alpha=config.alpha),
-    CONTRASTIVE_LOSS: lambda config: CombinedContrastive(alpha=config.alpha, tau=config.tau),
+    CONTRASTIVE_LOSS: lambda config: CombinedContrastive(alpha=config.alpha, tau=config.tau,
+                                                         anchors=config.contrastive_anchors),
 }
 
 

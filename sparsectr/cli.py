@@ -134,6 +134,7 @@ _MODEL_FLAGS = {
     "gamma": (float, "focal loss exponent"),
     "tau": (float, "contrastive loss temperature"),
     "projection_dim": (int, "contrastive projection head size"),
+    "contrastive_anchors": (int, "contrastive anchors per batch (0 = every example); bounds its cost"),
     "beta": (float, "example weight of positives, simulating sparsity (SPEC 2)"),
     "epochs": (int, "maximum epochs (early stopping on validation AUC)"),
     "batch_size": (int, "training batch size (SPEC: 4096; smaller for small data)"),

@@ -9,7 +9,7 @@ import tensorflow as tf
 
 from models.hparams import ModelConfig
 from models.losses import (JRC, LOSSES, RCR, CombinedContrastive, CombinedList, CombinedPair, Focal,
-                           WeightedBCE, get_loss)
+                           WeightedBCE, get_loss, supervised_contrastive)
 
 ALPHA, GAMMA = 0.3, 2.0
 
@@ -62,10 +62,11 @@ def np_jrc(y, out, w, alpha):
     return alpha * calib + (1 - alpha) * rank
 
 
-def np_supcon(y, h, tau):
+def np_supcon(y, h, tau, anchors=None):
     n = len(y)
+    anchors = range(n) if anchors is None else anchors
     total = 0.0
-    for i in range(n):
+    for i in anchors:
         others = [a for a in range(n) if a != i]
         same = [s for s in others if y[s] == y[i]]
         if not same:
@@ -74,7 +75,7 @@ def np_supcon(y, h, tau):
         m = logits.max()
         log_denominator = m + np.log(np.sum(np.exp(logits - m)))
         total += -np.mean([h[i] @ h[s] / tau - log_denominator for s in same])
-    return total / n
+    return total / len(anchors)
 
 
 TAU = 0.2
@@ -203,3 +204,23 @@ def test_losses_round_trip_through_keras_serialization(name):
     loss = REFERENCES[name][0]()
     restored = tf.keras.losses.deserialize(tf.keras.losses.serialize(loss))
     assert type(restored) is type(loss) and restored.get_config() == loss.get_config()
+
+
+def test_contrastive_term_over_given_anchors_matches_numpy():
+    """The cost bound: anchors are a subset, pairs and denominators span the batch."""
+    y, out, _ = _batch(0.25, extreme=False, beta=1.0, width=5, n=120, seed=4)
+    anchors = np.random.default_rng(5).choice(120, size=30, replace=False).astype(np.int32)
+    got = float(supervised_contrastive(tf.constant(y), tf.constant(out[:, 1:]), TAU, tf.constant(anchors)))
+    np.testing.assert_allclose(got, np_supcon(y, out[:, 1:], TAU, anchors), rtol=1e-10)
+
+
+def test_sampled_anchors_estimate_the_full_contrastive_loss_without_bias():
+    y, out, w = _batch(0.03, extreme=False, beta=0.1, width=5, n=200, seed=6)
+    exact = float(CombinedContrastive(alpha=ALPHA, tau=TAU)(y, out, sample_weight=w))
+    bounded = CombinedContrastive(alpha=ALPHA, tau=TAU, anchors=50)
+    assert float(CombinedContrastive(alpha=ALPHA, tau=TAU, anchors=200)(y, out, sample_weight=w)) == exact
+    tf.random.set_seed(0)
+    draws = np.array([float(bounded(y, out, sample_weight=w)) for _ in range(400)])
+    assert draws.std() > 0  # a different subset each call
+    assert abs(draws.mean() - exact) < 4 * draws.std() / np.sqrt(len(draws))
+    assert get_loss(ModelConfig(loss="combined_contrastive", contrastive_anchors=50)).anchors == 50
