@@ -119,6 +119,46 @@ def _cmd_plot_diagnostics(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_probabilities(probabilities, out: Optional[str]) -> None:
+    text = "".join(f"{p:.8f}\n" for p in probabilities)
+    if out:
+        with open(out, "w") as f:
+            f.write(text)
+    else:
+        sys.stdout.write(text)
+
+
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from sparsectr.data_profile import read_rows
+    from sparsectr.serving import predict_probabilities
+
+    rows = read_rows(args.data, args.format, strict=True)
+    _write_probabilities(predict_probabilities(args.model, rows, args.batch_size), args.out)
+    print(f"{len(rows)} rows scored by {args.model}", file=sys.stderr)
+    return 0
+
+
+def _cmd_serve_client(args: argparse.Namespace) -> int:
+    """Sends the rows to TF Serving in batches: REST for http(s):// URLs, gRPC otherwise."""
+    import numpy as np
+
+    from sparsectr import serving_client
+    from sparsectr.data_profile import read_rows
+    from sparsectr.serving import serialized_examples
+
+    rows = read_rows(args.data, args.format, strict=True)
+    rest = args.url.startswith(("http://", "https://"))
+    target = args.url if rest else args.url.removeprefix("grpc://")
+    send = serving_client.predict_rest if rest else serving_client.predict_grpc
+    parts = []
+    for start in range(0, len(rows), args.batch_size):
+        batch = serialized_examples(rows[start:start + args.batch_size])
+        parts.append(send(target, args.model_name, batch, args.version))
+        print(f"{start + len(batch)}/{len(rows)} rows scored over {'REST' if rest else 'gRPC'}", file=sys.stderr)
+    _write_probabilities(np.concatenate(parts) if parts else [], args.out)
+    return 0
+
+
 def _cmd_fit_profile(args: argparse.Namespace) -> int:
     from sparsectr import data_profile
 
@@ -232,6 +272,24 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a Trainer run's diagnostics/ directory, or a directory with one below it")
     p.add_argument("--out", required=True, help="directory for the PNG files")
     p.set_defaults(func=_cmd_plot_diagnostics)
+
+    p = sub.add_parser("predict", help="click probabilities of raw Criteo rows from a SavedModel, in process")
+    p.add_argument("--model", required=True, help="a pushed model version directory (serving_default signature)")
+    p.add_argument("--data", required=True, help="raw Criteo rows (TSV or CSV; labels are ignored)")
+    p.add_argument("--format", default="auto", choices=("auto", "tsv", "csv"))
+    p.add_argument("--batch-size", type=int, default=4096)
+    p.add_argument("--out", help="file for one probability per line (default: stdout)")
+    p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser("serve-client", help="send raw Criteo rows to a running TF Serving (REST or gRPC)")
+    p.add_argument("--url", required=True, help="http://HOST:8501 for REST, HOST:8500 or grpc://HOST:8500 for gRPC")
+    p.add_argument("--data", required=True, help="raw Criteo rows (TSV or CSV; labels are ignored)")
+    p.add_argument("--format", default="auto", choices=("auto", "tsv", "csv"))
+    p.add_argument("--model-name", default="sparsectr", help="the model name TF Serving serves (default sparsectr)")
+    p.add_argument("--version", type=int, help="a model version (default: the latest TF Serving loaded)")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--out", help="file for one probability per line (default: stdout)")
+    p.set_defaults(func=_cmd_serve_client)
     return parser
 
 

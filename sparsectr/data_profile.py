@@ -33,13 +33,14 @@ _BEGIN = "<!-- BEGIN GENERATED: sparsectr data-table -->"
 _END = "<!-- END GENERATED -->"
 
 
-def read_rows(path: str, fmt: str = "auto") -> list[dict[str, Any]]:
-    """Parsed rows of a small local file (for profiling; ingestion uses Beam)."""
+def read_rows(path: str, fmt: str = "auto", strict: bool = False) -> list[dict[str, Any]]:
+    """Parsed rows of a small local file (profiling, clients; ingestion uses Beam).
+    Bad lines are skipped, or with `strict` raise a ValueError naming file and line."""
     rows = []
     with open(path, "rb") as f:
         first = True
         layout = None
-        for raw in f:
+        for number, raw in enumerate(f, start=1):
             if first:
                 layout = detect_layout(decode_line(raw), fmt, source=path)
                 first = False
@@ -47,8 +48,9 @@ def read_rows(path: str, fmt: str = "auto") -> list[dict[str, Any]]:
                     continue
             try:
                 rows.append(parse_line(decode_line(raw), layout))
-            except RowError:
-                continue
+            except RowError as e:
+                if strict:
+                    raise ValueError(f"{path}:{number}: {e}") from None
     return rows
 
 

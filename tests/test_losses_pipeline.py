@@ -30,6 +30,7 @@ from models.trainer import CONFIG_FILE, DIAGNOSTICS_DIR, LOGIT_KEY, PROBABILITY_
 from pipeline.config import LOCAL_BEAM_ARGS, PipelineConfig
 from sparsectr import synthetic
 from sparsectr.check_data import latest_artifact_dir
+from sparsectr.cli import main
 from sparsectr.run import local_metadata_store, run
 from sparsectr.serving import serialized_examples
 
@@ -104,6 +105,12 @@ def test_each_loss_trains_without_nan_and_the_pushed_model_serves_probabilities(
     assert probability.shape == (SERVED_ROWS,)
     assert np.all((probability > 0) & (probability < 1)) and probability.std() > 1e-4
     np.testing.assert_allclose(probability, 1 / (1 + np.exp(-logit.astype(np.float64))), rtol=1e-5)
+    if loss == LOSS_ORDER[0]:  # `sparsectr predict` scores the whole file through the same signature
+        out = os.path.join(os.path.dirname(data), "predictions.txt")
+        assert main(["predict", "--model", pushed, "--data", data, "--out", out]) == 0
+        predicted = np.loadtxt(out)
+        assert predicted.shape == (ROWS,)
+        np.testing.assert_allclose(predicted[:SERVED_ROWS], probability, rtol=1e-5)
 
 
 def test_combined_pair_lifts_the_negatives_gradient_above_bce(runs):

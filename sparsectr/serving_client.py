@@ -1,0 +1,72 @@
+"""Client of a running TF Serving for the pushed model (`sparsectr serve-client`).
+
+Both transports call the `serving_default` signature, whose one input,
+`examples`, takes serialized tf.Examples of raw Criteo rows (labels removed):
+- REST (TF Serving's documented API): POST
+  `<url>/v1/models/<name>[/versions/<v>]:predict` with the columnar body
+  `{"signature_name": ..., "inputs": {"examples": [{"b64": ...}, ...]}}`
+  (binary strings travel base64-encoded under a "b64" key); the answer is
+  `{"outputs": {"probability": [...], "logit": [...]}}`.
+- gRPC: `tensorflow.serving.PredictionService/Predict` with a
+  `PredictRequest` (model_spec name/version/signature, `inputs["examples"]` a
+  DT_STRING TensorProto).
+"""
+from __future__ import annotations
+
+import base64
+from typing import Any, Optional, Sequence
+
+import numpy as np
+
+from models.trainer import PROBABILITY_KEY
+
+SIGNATURE = "serving_default"
+INPUT_KEY = "examples"  # the name of serving_default's input (models/trainer.py)
+REST_PORT, GRPC_PORT = 8501, 8500  # TF Serving's defaults
+
+
+def rest_url(base_url: str, model_name: str, version: Optional[int] = None) -> str:
+    version_part = f"/versions/{version}" if version is not None else ""
+    return f"{base_url.rstrip('/')}/v1/models/{model_name}{version_part}:predict"
+
+
+def rest_body(serialized: Sequence[bytes], signature: str = SIGNATURE) -> dict[str, Any]:
+    return {"signature_name": signature,
+            "inputs": {INPUT_KEY: [{"b64": base64.b64encode(s).decode("ascii")} for s in serialized]}}
+
+
+def grpc_request(serialized: Sequence[bytes], model_name: str, version: Optional[int] = None,
+                 signature: str = SIGNATURE):
+    import tensorflow as tf
+    from tensorflow_serving.apis import predict_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = model_name
+    request.model_spec.signature_name = signature
+    if version is not None:
+        request.model_spec.version.value = version
+    request.inputs[INPUT_KEY].CopyFrom(tf.make_tensor_proto(list(serialized), dtype=tf.string))
+    return request
+
+
+def predict_rest(base_url: str, model_name: str, serialized: Sequence[bytes], version: Optional[int] = None,
+                 timeout: float = 30.0) -> np.ndarray:
+    import requests
+
+    url = rest_url(base_url, model_name, version)
+    response = requests.post(url, json=rest_body(serialized), timeout=timeout)
+    if response.status_code != 200:
+        raise RuntimeError(f"TF Serving at {url} answered {response.status_code}: {response.text[:500]}")
+    return np.asarray(response.json()["outputs"][PROBABILITY_KEY], dtype=np.float64)
+
+
+def predict_grpc(target: str, model_name: str, serialized: Sequence[bytes], version: Optional[int] = None,
+                 timeout: float = 30.0) -> np.ndarray:
+    import grpc
+    import tensorflow as tf
+    from tensorflow_serving.apis import prediction_service_pb2_grpc
+
+    with grpc.insecure_channel(target) as channel:
+        stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
+        response = stub.Predict(grpc_request(serialized, model_name, version), timeout=timeout)
+    return tf.make_ndarray(response.outputs[PROBABILITY_KEY]).astype(np.float64)
