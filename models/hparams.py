@@ -9,12 +9,15 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from models.features import FEATURE_KEYS
+
 STRUCTURES = ("parallel", "stacked")
 # Key of the ModelConfig dict in Transform's and Trainer's custom_config.
 MODEL_CONFIG_KEY = "model"
 # The settings preprocessing_fn reads. Transform receives only these, so that
 # changing a training setting (loss, epochs, ...) keeps Transform's cached run.
-TRANSFORM_FIELDS = ("categorical_min_count", "integer_buckets", "beta")
+TRANSFORM_FIELDS = ("categorical_min_count", "integer_buckets", "beta", "sparsity_key", "sparsity_smoothing",
+                    "sparsity_boundaries", "slice_features")
 
 
 @dataclasses.dataclass
@@ -23,6 +26,16 @@ class ModelConfig:
     categorical_min_count: int = 2  # values seen fewer times go to the OOV id
     integer_buckets: int = 32  # quantile buckets of sign(x) * log(1 + |x|)
     beta: float = 1.0  # example weight of positives (SPEC 2); negatives weigh 1
+    # Sparsity buckets (models/sparsity.py, docs/EVALUATION.md): the training
+    # split's beta-weighted positive rate of each value of `sparsity_key` (one
+    # categorical, or a cross of two), smoothed towards the overall rate with
+    # `sparsity_smoothing` pseudo-examples, cut at `sparsity_boundaries`.
+    sparsity_key: tuple[str, ...] = ("C2",)
+    sparsity_smoothing: float = 20.0
+    sparsity_boundaries: tuple[float, ...] = (0.005, 0.01, 0.02, 0.05, 0.1, 0.25)
+    # Evaluation slices by raw value of these features, besides overall and the
+    # sparsity buckets (models/slices.py; Transform writes the values TFMA reads).
+    slice_features: tuple[str, ...] = ()
     # DCN-V2 (SPEC 5).
     embedding_dim: int = 10
     structure: str = "parallel"
@@ -52,6 +65,21 @@ class ModelConfig:
 
     def __post_init__(self):
         self.dnn_units = tuple(int(u) for u in self.dnn_units)
+        self.sparsity_key = tuple(self.sparsity_key)
+        self.sparsity_boundaries = tuple(float(b) for b in self.sparsity_boundaries)
+        self.slice_features = tuple(self.slice_features)
+        unknown = sorted(set(self.slice_features) - set(FEATURE_KEYS))
+        if unknown:
+            raise ValueError(f"slice_features: {unknown} are not Criteo features (I1..I13, C1..C26)")
+        if not 1 <= len(self.sparsity_key) <= 2 or not set(self.sparsity_key) <= set(FEATURE_KEYS):
+            raise ValueError(f"sparsity_key: expected one feature or a cross of two among I1..I13, C1..C26, "
+                             f"got {list(self.sparsity_key)}")
+        bounds = self.sparsity_boundaries
+        if not bounds or bounds[0] <= 0 or bounds[-1] >= 1 or any(a >= b for a, b in zip(bounds, bounds[1:])):
+            raise ValueError(f"sparsity_boundaries: expected increasing rates strictly between 0 and 1, got {list(bounds)}")
+        if self.sparsity_smoothing <= 0:
+            raise ValueError(f"sparsity_smoothing: expected a positive number of pseudo-examples, "
+                             f"got {self.sparsity_smoothing}")
         if self.structure not in STRUCTURES:
             raise ValueError(f"structure: expected one of {STRUCTURES}, got {self.structure!r}")
         if not 0.0 < self.beta <= 1.0:
@@ -72,7 +100,8 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        d["dnn_units"] = list(self.dnn_units)
+        for name in ("dnn_units", "sparsity_key", "sparsity_boundaries", "slice_features"):
+            d[name] = list(d[name])
         return d
 
     def to_custom_config(self, fields: tuple[str, ...] | None = None) -> dict[str, Any]:

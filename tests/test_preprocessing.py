@@ -11,6 +11,8 @@ from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 from models import features
 from models.hparams import ModelConfig
 from models.preprocessing import MISSING_ID, WEIGHT_KEY, preprocessing_fn
+from models.slices import MISSING_SLICE_VALUE, slice_key
+from models.sparsity import SPARSITY_BUCKET_KEY, bucket_names, key_values
 
 RAW_SPEC = {features.LABEL_KEY: tf.io.VarLenFeature(tf.int64),
             **{name: tf.io.VarLenFeature(tf.int64) for name in features.INTEGER_FEATURE_KEYS},
@@ -42,13 +44,14 @@ def _transform(config: ModelConfig, train: list[dict], more: list[dict], tmp_pat
 @pytest.fixture(scope="module")
 def transformed(tmp_path_factory):
     labels = [1, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0]
-    config = ModelConfig(integer_buckets=4, categorical_min_count=2, beta=0.25)
+    config = ModelConfig(integer_buckets=4, categorical_min_count=2, beta=0.25, sparsity_key=("C1",),
+                         sparsity_smoothing=2.0, sparsity_boundaries=(0.06, 0.07, 0.1), slice_features=("C1", "I1"))
     unseen = _rows([20000, None], [b"zzz", b"a"], [0, 1])
     return config, labels, *_transform(config, _rows(I1_VALUES, C1_VALUES, labels), unseen,
                                        tmp_path_factory.mktemp("tft"))
 
 
-def test_integers_become_signed_log_quantile_buckets_and_missing_is_zero(transformed):
+def test_integers_become_quantile_buckets_and_missing_is_zero(transformed):
     config, _, out, _ = transformed
     ids = np.array([int(r["I1"]) for r in out])
     present = np.array([x is not None for x in I1_VALUES])
@@ -82,3 +85,59 @@ def test_label_and_beta_weight(transformed):
     assert [int(r[features.LABEL_KEY]) for r in out] == labels
     np.testing.assert_allclose([float(r[WEIGHT_KEY]) for r in out],
                                [config.beta if y else 1.0 for y in labels])
+
+
+def _numpy_buckets(config: ModelConfig, train_keys: list, labels: list, keys: list) -> np.ndarray:
+    """Independent reference of models/sparsity.py: beta-weighted, smoothed rate per key value."""
+    y = np.array(labels, dtype=float)
+    train_keys = np.array(train_keys, dtype=object)
+    mean = y.mean()
+    overall = config.beta * mean / (config.beta * mean + 1 - mean)
+    m = config.sparsity_smoothing
+    rates = []
+    for k in keys:
+        pos = y[train_keys == k].sum()
+        neg = (train_keys == k).sum() - pos
+        rates.append((config.beta * pos + m * overall) / (config.beta * pos + neg + m))
+    return np.searchsorted(config.sparsity_boundaries, rates, side="right")
+
+
+def test_sparsity_bucket_is_the_smoothed_weighted_positive_rate_of_the_key_value(transformed):
+    config, labels, out, unseen = transformed
+    keys = [c or b"" for c in C1_VALUES]
+    expected = _numpy_buckets(config, keys, labels, keys + [b"zzz", b"a"])
+    got = [int(r[SPARSITY_BUCKET_KEY]) for r in out + unseen]
+    assert got == expected.tolist()
+    assert len(set(got)) == 4  # the data is built to reach four of the buckets
+    assert bucket_names(config.sparsity_boundaries) == ["[0%, 6%)", "[6%, 7%)", "[7%, 10%)", "[10%, 100%]"]
+
+
+def test_sparsity_key_of_a_cross_joins_values_and_keeps_missing_apart():
+    inputs = {"C1": tf.sparse.SparseTensor([[0, 0], [2, 0]], [b"a", b"b"], [3, 1]),
+              "I1": tf.sparse.SparseTensor([[0, 0], [1, 0]], tf.constant([7, -1], tf.int64), [3, 1])}
+    assert key_values(inputs, ("C1",)).numpy().tolist() == [b"a", b"", b"b"]
+    assert key_values(inputs, ("C1", "I1")).numpy().tolist() == [b"a_x_7", b"_x_-1", b"b_x_"]
+
+
+def test_sparsity_settings_are_checked():
+    with pytest.raises(ValueError, match="sparsity_key"):
+        ModelConfig(sparsity_key=("C2", "C3", "C4"))
+    with pytest.raises(ValueError, match="sparsity_key"):
+        ModelConfig(sparsity_key=("user_id",))
+    with pytest.raises(ValueError, match="sparsity_boundaries"):
+        ModelConfig(sparsity_boundaries=(0.1, 0.05))
+
+
+def test_slice_features_carry_the_raw_value_as_written_and_name_missing_values(transformed):
+    """TFMA slices on these, not on the vocabulary / bucket ids of the same features (models/slices.py)."""
+    _, _, out, unseen = transformed
+    c1 = [r[slice_key("C1")] for r in out + unseen]
+    i1 = [r[slice_key("I1")] for r in out + unseen]
+    as_text = [MISSING_SLICE_VALUE.encode() if c is None else c for c in C1_VALUES + [b"zzz", b"a"]]
+    assert c1 == as_text  # "zzz" was never seen in training: still its own value, not OOV
+    assert i1 == [MISSING_SLICE_VALUE.encode() if x is None else str(x).encode() for x in I1_VALUES + [20000, None]]
+
+
+def test_slice_features_are_checked():
+    with pytest.raises(ValueError, match=r"slice_features: \['user'\]"):
+        ModelConfig(slice_features=("C17", "user"))
