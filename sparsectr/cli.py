@@ -144,7 +144,7 @@ def _cmd_serve_client(args: argparse.Namespace) -> int:
 
     from sparsectr import serving_client
     from sparsectr.data_profile import read_rows
-    from sparsectr.serving import serialized_examples
+    from models.serving_contract import serialized_examples
 
     rows = read_rows(args.data, args.format, strict=True)
     rest = args.url.startswith(("http://", "https://"))

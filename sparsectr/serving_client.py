@@ -18,10 +18,8 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from models.trainer import PROBABILITY_KEY
+from models.serving_contract import EXAMPLES_INPUT, PROBABILITY_KEY, SERVING_SIGNATURE, predict_request
 
-SIGNATURE = "serving_default"
-INPUT_KEY = "examples"  # the name of serving_default's input (models/trainer.py)
 REST_PORT, GRPC_PORT = 8501, 8500  # TF Serving's defaults
 
 
@@ -30,23 +28,13 @@ def rest_url(base_url: str, model_name: str, version: Optional[int] = None) -> s
     return f"{base_url.rstrip('/')}/v1/models/{model_name}{version_part}:predict"
 
 
-def rest_body(serialized: Sequence[bytes], signature: str = SIGNATURE) -> dict[str, Any]:
-    return {"signature_name": signature,
-            "inputs": {INPUT_KEY: [{"b64": base64.b64encode(s).decode("ascii")} for s in serialized]}}
+def rest_body(serialized: Sequence[bytes]) -> dict[str, Any]:
+    return {"signature_name": SERVING_SIGNATURE,
+            "inputs": {EXAMPLES_INPUT: [{"b64": base64.b64encode(s).decode("ascii")} for s in serialized]}}
 
 
-def grpc_request(serialized: Sequence[bytes], model_name: str, version: Optional[int] = None,
-                 signature: str = SIGNATURE):
-    import tensorflow as tf
-    from tensorflow_serving.apis import predict_pb2
-
-    request = predict_pb2.PredictRequest()
-    request.model_spec.name = model_name
-    request.model_spec.signature_name = signature
-    if version is not None:
-        request.model_spec.version.value = version
-    request.inputs[INPUT_KEY].CopyFrom(tf.make_tensor_proto(list(serialized), dtype=tf.string))
-    return request
+def grpc_request(serialized: Sequence[bytes], model_name: str, version: Optional[int] = None):
+    return predict_request({EXAMPLES_INPUT: serialized}, SERVING_SIGNATURE, model_name, version)
 
 
 def predict_rest(base_url: str, model_name: str, serialized: Sequence[bytes], version: Optional[int] = None,

@@ -20,7 +20,7 @@ from models import features
 from sparsectr import serving_client
 from sparsectr.cli import main
 from sparsectr.data_profile import read_rows
-from sparsectr.serving import serialized_examples
+from models.serving_contract import serialized_examples
 
 ROWS = 7
 

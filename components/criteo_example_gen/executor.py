@@ -35,6 +35,7 @@ from components.criteo_example_gen.parsing import (
     printable,
 )
 from models import features
+from models.serving_contract import row_to_example
 
 COUNTER_NAMESPACE = "CriteoExampleGen"
 NUM_FIRST_REJECTS = 20
@@ -89,22 +90,6 @@ class _ReadLinesFn(beam.DoFn):
         for number, raw, layout in read_numbered_lines(path, self._input_format):
             self._lines.inc()
             yield path, number, raw, layout.token()
-
-
-def _int64_feature(value: int) -> tf.train.Feature:
-    return tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
-
-
-def _bytes_feature(value: bytes) -> tf.train.Feature:
-    return tf.train.Feature(bytes_list=tf.train.BytesList(value=[value]))
-
-
-def row_to_example(row: dict[str, Any]) -> tf.train.Example:
-    """Present features only: a missing value is an absent feature."""
-    feature = {}
-    for name, value in row.items():
-        feature[name] = _bytes_feature(value) if isinstance(value, bytes) else _int64_feature(value)
-    return tf.train.Example(features=tf.train.Features(feature=feature))
 
 
 class _ParseLineFn(beam.DoFn):
