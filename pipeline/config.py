@@ -43,10 +43,15 @@ class PipelineConfig:
     min_auc: float = 0.5
     auc_tolerance: float = 1e-3
     logloss_tolerance: float = 1e-3
+    # Metrics of slices (sparsity buckets, model.slice_features) with fewer
+    # examples than this are withheld (summary, report, evaluation.json).
+    min_slice_size: int = 100
 
     def __post_init__(self):
         if self.input_format not in FORMATS:
             raise ValueError(f"input_format: expected one of {', '.join(FORMATS)}, got {self.input_format!r}")
+        if self.min_slice_size < 1:
+            raise ValueError(f"min_slice_size: expected a positive number of examples, got {self.min_slice_size}")
         if len(self.split_ratios) != len(SPLIT_NAMES) or min(self.split_ratios) < 1:
             raise ValueError(f"split_ratios: expected 3 positive integers (train, eval, test), got {self.split_ratios}")
 

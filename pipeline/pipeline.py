@@ -5,6 +5,7 @@ from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
 from components.criteo_example_gen.component import CriteoExampleGen
+from components.serving_pusher.component import ServingPusher
 from components.validation_gate.component import ValidationGate
 from models.hparams import TRANSFORM_FIELDS
 from models.losses import get_loss
@@ -49,7 +50,7 @@ def data_components(config: PipelineConfig) -> list:
 
 
 def training_components(config: PipelineConfig, data: list) -> list:
-    """Transform, Trainer, the latest blessed model, Evaluator and Pusher,
+    """Transform, Trainer, the latest blessed model, Evaluator and ServingPusher,
     on top of `data_components`. Transform waits for ValidationGate."""
     example_gen, _, schema_gen, _, gate = data
     get_loss(config.model)  # an unknown loss name fails here, not an hour later in the Trainer
@@ -85,11 +86,13 @@ def training_components(config: PipelineConfig, data: list) -> list:
         example_splits=[config.evaluation_split()],
         eval_config=eval_config(config),
     )
-    pusher = tfx.components.Pusher(
+    pusher = ServingPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
+        evaluation=evaluator.outputs["evaluation"],
         push_destination=tfx.proto.PushDestination(
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)),
+        min_slice_size=config.min_slice_size,
     )
     return [transform, trainer, baseline, evaluator, pusher]
 

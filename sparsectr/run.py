@@ -12,13 +12,13 @@ import os
 from typing import Any, Optional
 
 import numpy as np
-import tensorflow_model_analysis as tfma
 from ml_metadata.metadata_store import metadata_store
 from tfx import v1 as tfx
 from tfx.utils import path_utils
 
 from models.trainer import HISTORY_FILE
 from pipeline.config import PipelineConfig
+from pipeline.eval_results import OVERALL, format_table, slice_metrics, sparsity_rows
 from pipeline.pipeline import create_pipeline
 from sparsectr.check_data import collect_report, format_data_report, latest_artifact_dir
 
@@ -51,22 +51,6 @@ def run_pipeline(config: PipelineConfig, runner: str = "local") -> None:
         tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
 
 
-def evaluation_metrics(evaluation_dir: str) -> dict[str, float]:
-    """Overall metrics of TFMA's output, weighted ones named `weighted_<name>`."""
-    metrics: dict[str, float] = {}
-    for per_slice in tfma.load_metrics(evaluation_dir):
-        if per_slice.slice_key.single_slice_keys:
-            continue
-        for entry in per_slice.metric_keys_and_values:
-            key = entry.key
-            if key.is_diff or (key.model_name and key.model_name != "candidate"):
-                continue  # baseline values and candidate-minus-baseline diffs
-            name = ("weighted_" if key.example_weighted.value else "") + key.name
-            if entry.value.HasField("double_value"):
-                metrics[name] = entry.value.double_value.value
-    return metrics
-
-
 def local_metadata_store(config: PipelineConfig) -> metadata_store.MetadataStore:
     """The pipeline's SQLite ML Metadata store (LocalDagRunner / BeamDagRunner runs)."""
     return metadata_store.MetadataStore(
@@ -92,6 +76,8 @@ def collect_summary(config: PipelineConfig) -> dict[str, Any]:
     summary["data"] = config.data
     summary["max_reject_fraction"] = config.max_reject_fraction
     summary["model_config"] = config.model.to_dict()
+    summary["min_slice_size"] = config.min_slice_size
+    summary["output_dir"] = config.output_dir
     model_run_dir = latest_artifact_dir(config.pipeline_root, "Trainer", "model_run")
     if model_run_dir and os.path.exists(os.path.join(model_run_dir, HISTORY_FILE)):
         with open(os.path.join(model_run_dir, HISTORY_FILE)) as f:
@@ -101,7 +87,10 @@ def collect_summary(config: PipelineConfig) -> dict[str, Any]:
         summary["trained_model"] = path_utils.serving_model_path(model_dir)
     evaluation_dir = latest_artifact_dir(config.pipeline_root, "Evaluator", "evaluation")
     if evaluation_dir:
-        summary["evaluation"] = evaluation_metrics(evaluation_dir)
+        slices = slice_metrics(evaluation_dir, config.min_slice_size)
+        summary["evaluation"] = slices.pop(OVERALL, {})
+        summary["evaluation_slices"] = slices
+        summary["evaluation_dir"] = evaluation_dir
         summary["evaluation_split"] = config.evaluation_split()
     store = local_metadata_store(config)
     blessing = _latest_artifact(store, "ModelBlessing")
@@ -124,14 +113,21 @@ def format_summary(summary: dict[str, Any]) -> str:
     evaluation = summary.get("evaluation")
     if evaluation:
         ev = evaluation
-        calibration = ev.get("mean_prediction", float("nan")) / max(ev.get("mean_label", float("nan")), 1e-12)
         lines.append(
             f"evaluation on {summary['evaluation_split']} ({ev.get('example_count', 0):,.0f} examples): "
             f"AUC {ev.get('auc', float('nan')):.4f}, "
             f"logloss weighted {ev.get('weighted_binary_crossentropy', float('nan')):.4f}, "
             f"unweighted {ev.get('binary_crossentropy', float('nan')):.4f}, "
-            f"calibration (mean prediction / mean label) {calibration:.3f}"
+            f"calibration (mean prediction / mean label) {ev.get('calibration', float('nan')):.3f}"
         )
+        model = summary["model_config"]
+        lines.append(f"by sparsity bucket (beta-weighted positive rate of {' x '.join(model['sparsity_key'])} "
+                     f"in train):")
+        slices = summary.get("evaluation_slices", {})
+        lines.append(format_table(sparsity_rows(slices, model["sparsity_boundaries"]), summary["min_slice_size"]))
+        for feature in model.get("slice_features", ()):
+            count = sum(name.startswith(f"{feature}=") for name in slices)
+            lines.append(f"slices by {feature}: {count} values (`sparsectr report {summary['output_dir']}` prints them)")
     if "blessed" in summary:
         lines.append("model: " + ("BLESSED" if summary["blessed"] else "NOT blessed (not pushed)"))
     if summary.get("pushed_model"):

@@ -11,7 +11,7 @@ from pipeline.config import PipelineConfig
 from sparsectr.cli import main
 
 TASKS = {"CriteoExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "ValidationGate",
-         "Transform", "Trainer", "Evaluator", "Pusher"}
+         "Transform", "Trainer", "Evaluator", "ServingPusher"}
 
 
 def test_compile_kfp_writes_a_spec_that_parses_with_kfp_protos(tmp_path):

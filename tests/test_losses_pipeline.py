@@ -26,13 +26,14 @@ from components.criteo_example_gen.parsing import STANDARD_TSV, decode_line, par
 from models.diagnostics import BATCHES_FILE
 from models.hparams import ModelConfig
 from models.losses import LOSSES
-from models.trainer import CONFIG_FILE, DIAGNOSTICS_DIR, LOGIT_KEY, PROBABILITY_KEY
+from models.serving_contract import CONFIG_FILE, LOGIT_KEY, PROBABILITY_KEY
+from models.trainer import DIAGNOSTICS_DIR
 from pipeline.config import LOCAL_BEAM_ARGS, PipelineConfig
 from sparsectr import synthetic
 from sparsectr.check_data import latest_artifact_dir
 from sparsectr.cli import main
 from sparsectr.run import local_metadata_store, run
-from sparsectr.serving import serialized_examples
+from models.serving_contract import serialized_examples
 
 pytestmark = pytest.mark.slow
 
@@ -127,5 +128,5 @@ def test_unchanged_reruns_reuse_the_cache(runs):
     it now finds the previous run's model as the latest blessed one, a new baseline: the Evaluator runs
     again against it and the Pusher follows. A third run then reuses everything but the Resolver."""
     _, (second, third), _ = runs
-    assert {c for c, s in second.items() if s != CACHED} == {"Resolver", "Evaluator", "Pusher"}, second
+    assert {c for c, s in second.items() if s != CACHED} == {"Resolver", "Evaluator", "ServingPusher"}, second
     assert {c for c, s in third.items() if s != CACHED} == {"Resolver"}, third

@@ -1,0 +1,65 @@
+"""ServingPusher's executor: TFX Pusher's blessing check and filesystem push,
+with the evaluation written into the version before TF Serving can see it.
+
+Order of writes: the model and `assets.extra/evaluation.json` go to the
+PushedModel artifact (the archive), then to `<base>/<version>/` with
+`saved_model.pb` last, since TF Serving takes that file as the sign that a
+version is complete.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from absl import logging
+from tfx.components.pusher import executor as tfx_pusher
+from tfx.dsl.io import fileio
+from tfx.proto import pusher_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import io_utils, proto_utils
+
+from components.serving_pusher.spec import EVALUATION_KEY, MIN_SLICE_SIZE_KEY
+from models.serving_contract import ASSETS_EXTRA
+from pipeline.eval_results import slice_metrics
+
+EVALUATION_FILE = "evaluation.json"
+SAVED_MODEL_FILE = "saved_model.pb"
+
+
+def copy_model(src: str, dst: str) -> None:
+    """Copies a SavedModel directory, saved_model.pb last."""
+    io_utils.copy_dir(src, dst, deny_regex_patterns=[r"saved_model\.pb"])
+    io_utils.copy_file(os.path.join(src, SAVED_MODEL_FILE), os.path.join(dst, SAVED_MODEL_FILE))
+
+
+class Executor(tfx_pusher.Executor):
+    def Do(self, input_dict: dict[str, list], output_dict: dict[str, list], exec_properties: dict[str, Any]) -> None:
+        self._log_startup(input_dict, output_dict, exec_properties)
+        pushed = artifact_utils.get_single_instance(output_dict[standard_component_specs.PUSHED_MODEL_KEY])
+        if not self.CheckBlessing(input_dict):
+            self._MarkNotPushed(pushed)
+            return
+        destination = pusher_pb2.PushDestination()
+        proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
+        if destination.WhichOneof("destination") != "filesystem":
+            raise ValueError("ServingPusher: push_destination must be a filesystem directory, got "
+                             f"{destination.WhichOneof('destination')!r}")
+        version = str(int(time.time()))
+        serving_path = os.path.join(destination.filesystem.base_directory, version)
+        if fileio.exists(serving_path):
+            raise RuntimeError(f"ServingPusher: {serving_path} already exists; versions are seconds since the "
+                               "epoch, so two pushes came within one second. Re-run the pipeline.")
+
+        evaluation = artifact_utils.get_single_instance(input_dict[EVALUATION_KEY])
+        custom = json.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "{}")
+        min_slice_size = int(custom.get(MIN_SLICE_SIZE_KEY, 1))
+        copy_model(self.GetModelPath(input_dict), pushed.uri)
+        fileio.makedirs(os.path.join(pushed.uri, ASSETS_EXTRA))
+        with fileio.open(os.path.join(pushed.uri, ASSETS_EXTRA, EVALUATION_FILE), "w") as f:
+            json.dump({"evaluation": evaluation.uri, "min_slice_size": min_slice_size,
+                       "slices": slice_metrics(evaluation.uri, min_slice_size)}, f, indent=1, sort_keys=True)
+        copy_model(pushed.uri, serving_path)
+        self._MarkPushed(pushed, pushed_destination=serving_path, pushed_version=version)
+        logging.info("Model version %s pushed to %s", version, serving_path)
