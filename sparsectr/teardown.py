@@ -11,6 +11,9 @@ import sys
 
 
 def silence_tensorflow_teardown_noise() -> None:
+    """Installs the filter once per process (sparsectr/__init__.py calls it on import)."""
+    if getattr(sys.unraisablehook, "_sparsectr_teardown_filter", False):
+        return
     previous = sys.unraisablehook
 
     def hook(unraisable) -> None:
@@ -18,4 +21,5 @@ def silence_tensorflow_teardown_noise() -> None:
             return
         previous(unraisable)
 
+    hook._sparsectr_teardown_filter = True
     sys.unraisablehook = hook

@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 
 import sparsectr  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
-from sparsectr.teardown import silence_tensorflow_teardown_noise
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CRITEO_DIR = PROJECT_ROOT.parent / "shared" / "data" / "criteo"
@@ -22,6 +21,3 @@ def criteo_dir() -> Path:
         pytest.fail(f"real Criteo samples not found in {CRITEO_DIR}: the project expects ../shared beside it")
     return CRITEO_DIR
 
-
-def pytest_configure(config) -> None:
-    silence_tensorflow_teardown_noise()
