@@ -11,7 +11,6 @@ import tempfile
 from typing import Optional, Sequence
 
 import sparsectr  # noqa: F401  (sets TF_USE_LEGACY_KERAS)
-from sparsectr.teardown import silence_tensorflow_teardown_noise
 from sparsectr.progress import component_progress, quiet_environment
 
 
@@ -44,14 +43,17 @@ def _model_config(args: argparse.Namespace, defaults: Optional[dict] = None):
     overrides.update({name: getattr(args, name) for name in _MODEL_FLAGS if getattr(args, name) is not None})
     if getattr(args, "diagnostics", False):
         overrides["diagnostics"] = True
-    if overrides.get("dnn_units") is not None:
-        overrides["dnn_units"] = tuple(int(u) for u in overrides["dnn_units"].split(",") if u)
+    for name, kind in (("dnn_units", int), ("sparsity_key", str), ("sparsity_boundaries", float),
+                       ("slice_features", str)):
+        if isinstance(overrides.get(name), str):
+            overrides[name] = tuple(kind(u) for u in overrides[name].split(",") if u)
     return ModelConfig(**overrides)
 
 
 def _pipeline_overrides(args: argparse.Namespace) -> dict:
     """PipelineConfig fields given on the command line (the rest keep pipeline/config.py's defaults)."""
-    overrides = {name: getattr(args, name) for name in ("push_dir", "min_auc") if getattr(args, name) is not None}
+    names = ("push_dir", "min_auc", "auc_tolerance", "logloss_tolerance", "min_slice_size")
+    overrides = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     if args.beam_args is not None:
         overrides["beam_pipeline_args"] = tuple(shlex.split(args.beam_args))
     return overrides
@@ -115,6 +117,18 @@ def _cmd_plot_diagnostics(args: argparse.Namespace) -> int:
             label, path = os.path.basename(os.path.normpath(item)), item
         runs.append((label, diagnostics_plots.diagnostics_dir(path)))
     for path in diagnostics_plots.plot_runs(runs, args.out):
+        print(path)
+    return 0
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    quiet_environment(args.verbose)
+    from pipeline.config import PipelineConfig
+    from sparsectr import report
+
+    run = report.load_run(args.run_dir, args.min_slice_size or PipelineConfig.min_slice_size)
+    print(report.format_report(run))
+    for path in report.write_plots(run, args.out or os.path.join(args.run_dir, report.REPORT_DIR)):
         print(path)
     return 0
 
@@ -190,6 +204,12 @@ _MODEL_FLAGS = {
     "embedding_l2": (float, "L2 on embeddings"),
     "categorical_min_count": (int, "vocabulary minimum count; rarer values share an OOV id"),
     "integer_buckets": (int, "quantile buckets per integer feature"),
+    "sparsity_key": (str, "feature whose training positive rate defines the sparsity buckets, or two "
+                          "comma-separated for a cross (default C2)"),
+    "sparsity_smoothing": (float, "pseudo-examples at the overall rate added to each key value's counts"),
+    "sparsity_boundaries": (str, "sparsity bucket edges, comma-separated rates (default "
+                                 "0.005,0.01,0.02,0.05,0.1,0.25)"),
+    "slice_features": (str, "comma-separated raw features whose values slice the evaluation (e.g. C17,C20)"),
     "seed": (int, "training seed"),
 }
 
@@ -219,6 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
                                       "(default OUTPUT/serving_model)")
     p.add_argument("--min-auc", type=float,
                    help="bless only models with at least this eval AUC (default: pipeline/config.py)")
+    p.add_argument("--auc-tolerance", type=float,
+                   help="bless only if AUC drops by at most this against the latest blessed model")
+    p.add_argument("--logloss-tolerance", type=float,
+                   help="bless only if weighted logloss rises by at most this against the latest blessed model")
+    p.add_argument("--min-slice-size", type=int, help="withhold metrics of smaller slices (default 100)")
     p.add_argument("--json", metavar="OUT", help="also write the summary as JSON")
     p.add_argument("--verbose", action="store_true", help="show TFX, Beam and Keras logs")
     _add_model_flags(p)
@@ -273,6 +298,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="directory for the PNG files")
     p.set_defaults(func=_cmd_plot_diagnostics)
 
+    p = sub.add_parser("report", help="evaluation table (overall, per sparsity bucket, per slice) and PNG plots")
+    p.add_argument("run_dir", metavar="RUN_DIR", help="the --output directory of `sparsectr run`")
+    p.add_argument("--out", help="directory for the PNG files (default RUN_DIR/report)")
+    p.add_argument("--min-slice-size", type=int, help="withhold metrics of smaller slices (default 100)")
+    p.add_argument("--verbose", action="store_true", help="show library warnings")
+    p.set_defaults(func=_cmd_report)
+
     p = sub.add_parser("predict", help="click probabilities of raw Criteo rows from a SavedModel, in process")
     p.add_argument("--model", required=True, help="a pushed model version directory (serving_default signature)")
     p.add_argument("--data", required=True, help="raw Criteo rows (TSV or CSV; labels are ignored)")
@@ -295,8 +327,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    if not getattr(args, "verbose", False):
-        silence_tensorflow_teardown_noise()
     return args.func(args)
 
 

@@ -27,6 +27,8 @@ def quiet_environment(verbose: bool = False) -> None:
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     warnings.simplefilter("ignore")
+    # TensorFlow's Python logger (deprecation notices); tf.get_logger() returns this one.
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
 
 
 class _ComponentProgress(logging.Filter):
