@@ -16,6 +16,6 @@ setup(
         "scikit-learn",
         "matplotlib",
     ],
-    extras_require={"dev": ["pytest"]},
+    extras_require={"dev": ["pytest", "pytest-xdist"]},
     entry_points={"console_scripts": ["sparsectr=sparsectr.cli:main"]},
 )
