@@ -64,10 +64,11 @@ class ModelConfig:
     seed: int = 0
 
     def __post_init__(self):
-        self.dnn_units = tuple(int(u) for u in self.dnn_units)
-        self.sparsity_key = tuple(self.sparsity_key)
-        self.sparsity_boundaries = tuple(float(b) for b in self.sparsity_boundaries)
-        self.slice_features = tuple(self.slice_features)
+        for name, kind in SEQUENCE_FIELDS.items():
+            try:
+                setattr(self, name, tuple(kind(v) for v in getattr(self, name)))
+            except (TypeError, ValueError):
+                raise ValueError(f"{name}: expected a sequence of {kind.__name__}, got {getattr(self, name)!r}") from None
         unknown = sorted(set(self.slice_features) - set(FEATURE_KEYS))
         if unknown:
             raise ValueError(f"slice_features: {unknown} are not Criteo features (I1..I13, C1..C26)")
@@ -100,7 +101,7 @@ class ModelConfig:
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
-        for name in ("dnn_units", "sparsity_key", "sparsity_boundaries", "slice_features"):
+        for name in SEQUENCE_FIELDS:
             d[name] = list(d[name])
         return d
 
@@ -120,3 +121,12 @@ class ModelConfig:
         if unknown:
             raise ValueError(f"unknown model settings {sorted(unknown)}; known: {sorted(known)}")
         return cls(**d)
+
+
+# The tuple-valued fields and their element type, read off the defaults
+# ((500, 500, 500) -> int, ...; an empty default holds strings): coerced in
+# __post_init__, lists in to_dict, comma-separated on the command line.
+SEQUENCE_FIELDS: dict[str, type] = {
+    f.name: type(f.default[0]) if f.default else str
+    for f in dataclasses.fields(ModelConfig) if isinstance(f.default, tuple)
+}

@@ -29,6 +29,7 @@ from models import features
 from models.hparams import ModelConfig
 from models.slices import slice_key, slice_values
 from models.sparsity import SPARSITY_BUCKET_KEY, bucketize, key_values, smoothed_rate
+from models.tensors import as_sparse, to_dense
 
 WEIGHT_KEY = "weight"
 MISSING_ID = 0
@@ -38,38 +39,28 @@ def vocabulary_name(name: str) -> str:
     return f"vocabulary_{name}"
 
 
-def _to_dense(x: tf.SparseTensor, default_value) -> tf.Tensor:
-    """[batch, <=1] sparse -> [batch] dense; a batch where the feature is
-    missing everywhere has a [batch, 0] shape, hence the explicit one."""
-    return tf.reshape(tft.sparse_tensor_to_dense_with_shape(x, [None, 1], default_value), [-1])
-
-
 def _dense_ids(ids: tf.SparseTensor) -> tf.Tensor:
     """Sparse ids -> [batch] dense ids shifted by one; missing -> 0."""
-    return _to_dense(ids, -1) + 1
-
-
-def _as_sparse(x) -> tf.SparseTensor:
-    return x if isinstance(x, tf.SparseTensor) else tf.sparse.from_dense(tf.reshape(x, [-1, 1]))
+    return to_dense(ids, -1) + 1
 
 
 def preprocessing_fn(inputs: dict[str, Any], custom_config: Optional[dict[str, Any]] = None) -> dict[str, tf.Tensor]:
     config = ModelConfig.from_custom_config(custom_config)
     outputs: dict[str, tf.Tensor] = {}
     for name in features.INTEGER_FEATURE_KEYS:
-        x = _as_sparse(inputs[name])
+        x = as_sparse(inputs[name])
         t = tf.SparseTensor(x.indices, tf.cast(x.values, tf.float32), x.dense_shape)
         outputs[name] = _dense_ids(tft.bucketize(t, num_buckets=config.integer_buckets))
     for name in features.CATEGORICAL_FEATURE_KEYS:
         ids = tft.compute_and_apply_vocabulary(
-            _as_sparse(inputs[name]),
+            as_sparse(inputs[name]),
             frequency_threshold=config.categorical_min_count,
             num_oov_buckets=1,
             vocab_filename=vocabulary_name(name),
         )
         outputs[name] = _dense_ids(ids)
     if features.LABEL_KEY in inputs:
-        label = _to_dense(_as_sparse(inputs[features.LABEL_KEY]), 0)
+        label = to_dense(as_sparse(inputs[features.LABEL_KEY]), 0)
         outputs[features.LABEL_KEY] = tf.cast(label, tf.int64)
         outputs[WEIGHT_KEY] = tf.where(label > 0, config.beta, 1.0)
         # The analyzers need labels; once analysed, the bucket depends on the key alone, so

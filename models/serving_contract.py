@@ -75,9 +75,9 @@ def predict_request(inputs: Mapping[str, Sequence[Any]], signature: str, model_n
 
 
 def write_warmup_requests(path: str, serialized_examples: Sequence[bytes], raw_rows: Sequence[Mapping[str, Any]],
-                          batch_sizes: Sequence[int] = (1, 64)) -> int:
+                          batch_sizes: Sequence[int] = (1, 64)) -> None:
     """TF Serving's warmup file: `PredictionLog` records replayed when a version loads, so the
-    first real requests do not pay for graph initialisation. Returns the number of records."""
+    first real requests do not pay for graph initialisation."""
     from tensorflow_serving.apis import prediction_log_pb2
 
     requests = []
@@ -89,4 +89,3 @@ def write_warmup_requests(path: str, serialized_examples: Sequence[bytes], raw_r
         for request in requests:
             log = prediction_log_pb2.PredictionLog(predict_log=prediction_log_pb2.PredictLog(request=request))
             writer.write(log.SerializeToString())
-    return len(requests)

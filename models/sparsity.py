@@ -21,6 +21,8 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow_transform import tf_utils
 
+from models.tensors import as_sparse, to_dense
+
 SPARSITY_BUCKET_KEY = "sparsity_bucket"
 CROSS_SEPARATOR = "_x_"
 MISSING_VALUE = ""  # a missing key value is a value of its own
@@ -30,12 +32,10 @@ def key_values(inputs: dict, names: Sequence[str]) -> tf.Tensor:
     """[batch] strings: the key feature's value per example (a cross joins two)."""
     columns = []
     for name in names:
-        x = inputs[name]
-        x = x if isinstance(x, tf.SparseTensor) else tf.sparse.from_dense(tf.reshape(x, [-1, 1]))
+        x = as_sparse(inputs[name])
         if x.dtype != tf.string:
             x = tf.SparseTensor(x.indices, tf.strings.as_string(x.values), x.dense_shape)
-        dense = tft.sparse_tensor_to_dense_with_shape(x, [None, 1], MISSING_VALUE)
-        columns.append(tf.reshape(dense, [-1]))
+        columns.append(to_dense(x, MISSING_VALUE))
     return columns[0] if len(columns) == 1 else tf.strings.join(columns, separator=CROSS_SEPARATOR)
 
 

@@ -44,7 +44,7 @@ def score_key(probability) -> np.ndarray:
     p = np.asarray(probability, dtype=np.float64)
     if not np.all((p >= 0.0) & (p <= 1.0)):  # also catches NaN
         bad = p[~((p >= 0.0) & (p <= 1.0))]
-        raise ValueError(f"LogitAUC: predictions must be probabilities in [0, 1], got {bad[:5].tolist()}; "
+        raise ValueError(f"ExactAUC: predictions must be probabilities in [0, 1], got {bad[:5].tolist()}; "
                          "check the model's `probability` output")
     return p.astype(np.float32).view(np.int32).astype(np.int64)
 
@@ -68,7 +68,7 @@ def auc_from_histograms(positives: np.ndarray, negatives: np.ndarray) -> tuple[f
     return auc, float(np.sqrt(s10 / total_pos + s01 / total_neg))
 
 
-class LogitHistogram:
+class PredictionHistogram:
     """Positive and negative weight per non-empty bin, bins ascending.
 
     `shift` s means a bin holds 2**s neighbouring float32 values (bin = score_key >> s).
@@ -80,14 +80,15 @@ class LogitHistogram:
         self.bins = np.empty(0, np.int64)
         self.positives = np.empty(0)
         self.negatives = np.empty(0)
-        self.pending: list[tuple[int, float, float]] = []  # (score key, positive weight, negative weight)
+        self.pending: list[tuple[float, float, float]] = []  # (prediction, positive weight, negative weight)
 
-    def add(self, key: int, positive: float, negative: float) -> None:
-        self.pending.append((key, positive, negative))
+    def add(self, prediction: float, positive: float, negative: float) -> None:
+        """Buffers one example; `compact` keys and checks the buffer at once (this runs per example)."""
+        self.pending.append((prediction, positive, negative))
         if len(self.pending) >= _PENDING:
             self.compact()
 
-    def compact(self, others: Iterable["LogitHistogram"] = ()) -> "LogitHistogram":
+    def compact(self, others: Iterable["PredictionHistogram"] = ()) -> "PredictionHistogram":
         """Folds pending examples (and `others`) into the sorted bins; coarsens past MAX_BINS."""
         parts = [self, *others]
         shift = max(h.shift for h in parts)
@@ -98,7 +99,7 @@ class LogitHistogram:
             negatives.append(h.negatives)
             if h.pending:
                 pending = np.array(h.pending, dtype=np.float64)
-                bins.append(pending[:, 0].astype(np.int64) >> shift)
+                bins.append(score_key(pending[:, 0]) >> shift)
                 positives.append(pending[:, 1])
                 negatives.append(pending[:, 2])
                 h.pending = []
@@ -120,7 +121,7 @@ class LogitHistogram:
         return auc_from_histograms(self.positives, self.negatives)
 
 
-class _LogitHistogramCombiner(beam.CombineFn):
+class _HistogramCombiner(beam.CombineFn):
     def __init__(self, key: metric_types.MetricKey, standard_error_key: metric_types.MetricKey,
                  eval_config: Optional[tfma.EvalConfig], example_weighted: bool):
         self._key = key
@@ -128,25 +129,25 @@ class _LogitHistogramCombiner(beam.CombineFn):
         self._eval_config = eval_config
         self._example_weighted = example_weighted
 
-    def create_accumulator(self) -> LogitHistogram:
-        return LogitHistogram()
+    def create_accumulator(self) -> PredictionHistogram:
+        return PredictionHistogram()
 
-    def add_input(self, accumulator: LogitHistogram, element: metric_types.StandardMetricInputs) -> LogitHistogram:
+    def add_input(self, accumulator: PredictionHistogram, element: metric_types.StandardMetricInputs) -> PredictionHistogram:
         for label, prediction, weight in metric_util.to_label_prediction_example_weight(
                 element, eval_config=self._eval_config, model_name=self._key.model_name,
                 output_name=self._key.output_name, example_weighted=self._example_weighted, flatten=True):
             label, weight = float(label), float(weight)
-            accumulator.add(int(score_key(float(prediction))), weight * label, weight * (1.0 - label))
+            accumulator.add(float(prediction), weight * label, weight * (1.0 - label))
         return accumulator
 
-    def merge_accumulators(self, accumulators: Iterable[LogitHistogram]) -> LogitHistogram:
+    def merge_accumulators(self, accumulators: Iterable[PredictionHistogram]) -> PredictionHistogram:
         accumulators = iter(accumulators)
         return next(accumulators).compact(accumulators)
 
-    def compact(self, accumulator: LogitHistogram) -> LogitHistogram:
+    def compact(self, accumulator: PredictionHistogram) -> PredictionHistogram:
         return accumulator.compact()
 
-    def extract_output(self, accumulator: LogitHistogram) -> Dict[metric_types.MetricKey, float]:
+    def extract_output(self, accumulator: PredictionHistogram) -> Dict[metric_types.MetricKey, float]:
         auc, standard_error = accumulator.auc()
         return {self._key: auc, self._standard_error_key: standard_error}
 
@@ -158,10 +159,10 @@ def _auc(name: str = AUC_NAME, eval_config: Optional[tfma.EvalConfig] = None, mo
                                for n in (name, name + STANDARD_ERROR_SUFFIX))
     return [metric_types.MetricComputation(
         keys=[key, standard_error_key], preprocessors=None,
-        combiner=_LogitHistogramCombiner(key, standard_error_key, eval_config, example_weighted))]
+        combiner=_HistogramCombiner(key, standard_error_key, eval_config, example_weighted))]
 
 
-class LogitAUC(metric_types.Metric):
+class ExactAUC(metric_types.Metric):
     """Exact ROC AUC and its DeLong standard error over a sparse histogram of predictions
     (see the module docstring)."""
 
@@ -169,4 +170,4 @@ class LogitAUC(metric_types.Metric):
         super().__init__(metric_util.merge_per_key_computations(_auc), name=name)
 
 
-metric_types.register_metric(LogitAUC)
+metric_types.register_metric(ExactAUC)

@@ -77,7 +77,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
                 metrics=[
                     tfma.MetricConfig(class_name="ExampleCount"),
                     # AUC is the same weighted or not: beta weighs every positive alike (SPEC 2).
-                    tfma.MetricConfig(class_name=auc_metric.LogitAUC.__name__, module=auc_metric.__name__,
+                    tfma.MetricConfig(class_name=auc_metric.ExactAUC.__name__, module=auc_metric.__name__,
                                       per_slice_thresholds=[auc_threshold]),
                     tfma.MetricConfig(class_name="BinaryCrossentropy"),
                     tfma.MetricConfig(class_name="Calibration"),

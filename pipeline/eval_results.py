@@ -62,8 +62,17 @@ def calibration_buckets(evaluation_dir: str, slice: str = OVERALL) -> list[tuple
     return []
 
 
+BUCKET_SLICE_PREFIX = f"{SPARSITY_BUCKET_KEY}="
+
+
 def bucket_slice(index: int) -> str:
-    return f"{SPARSITY_BUCKET_KEY}={index}"
+    return f"{BUCKET_SLICE_PREFIX}{index}"
+
+
+def sparsity_description(model_config: dict) -> str:
+    """What the buckets of a model's evaluation are (its model_config.json / ModelConfig.to_dict())."""
+    return (f"beta-weighted positive rate of {' x '.join(model_config['sparsity_key'])} in the training split "
+            f"(beta {model_config['beta']:g}, {model_config['sparsity_smoothing']:g} pseudo-examples)")
 
 
 def sparsity_rows(metrics: dict[str, dict[str, float]], boundaries: Sequence[float]

@@ -37,16 +37,15 @@ def _cmd_check_data(args: argparse.Namespace) -> int:
 
 
 def _model_config(args: argparse.Namespace, defaults: Optional[dict] = None):
-    from models.hparams import ModelConfig
+    from models.hparams import SEQUENCE_FIELDS, ModelConfig
 
     overrides = dict(defaults or {})
     overrides.update({name: getattr(args, name) for name in _MODEL_FLAGS if getattr(args, name) is not None})
     if getattr(args, "diagnostics", False):
         overrides["diagnostics"] = True
-    for name, kind in (("dnn_units", int), ("sparsity_key", str), ("sparsity_boundaries", float),
-                       ("slice_features", str)):
+    for name in SEQUENCE_FIELDS:  # "a,b,c" -> ("a", "b", "c"); ModelConfig coerces the elements
         if isinstance(overrides.get(name), str):
-            overrides[name] = tuple(kind(u) for u in overrides[name].split(",") if u)
+            overrides[name] = tuple(u for u in overrides[name].split(",") if u)
     return ModelConfig(**overrides)
 
 

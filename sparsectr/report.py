@@ -19,11 +19,11 @@ from typing import Optional, Sequence
 import numpy as np
 
 from models.serving_contract import ASSETS_EXTRA, CONFIG_FILE
-from models.trainer import HISTORY_FILE
-from pipeline.eval_results import (EXAMPLE_COUNT, OVERALL, auc_interval, calibration_buckets, clicks, format_table,
-                                   slice_metrics, sparsity_rows, wilson_interval)
+from pipeline.eval_results import (BUCKET_SLICE_PREFIX, EXAMPLE_COUNT, OVERALL, auc_interval, calibration_buckets,
+                                   clicks, format_table, slice_metrics, sparsity_description, sparsity_rows,
+                                   wilson_interval)
 from sparsectr.check_data import latest_artifact_dir
-from sparsectr.run import training_summary
+from sparsectr.run import training_history, training_summary
 
 CALIBRATION_BINS = 12
 REPORT_DIR = "report"
@@ -51,25 +51,18 @@ def load_run(run_dir: str, min_slice_size: int) -> RunReport:
 
     with open(os.path.join(path_utils.serving_model_path(model_dir), ASSETS_EXTRA, CONFIG_FILE)) as f:
         model_config = json.load(f)
-    run_dir_of_model = latest_artifact_dir(root, "Trainer", "model_run")
-    history = None
-    if run_dir_of_model and os.path.exists(os.path.join(run_dir_of_model, HISTORY_FILE)):
-        with open(os.path.join(run_dir_of_model, HISTORY_FILE)) as f:
-            history = json.load(f)
-    return RunReport(evaluation_dir, model_config, slice_metrics(evaluation_dir, min_slice_size), history,
-                     min_slice_size)
+    return RunReport(evaluation_dir, model_config, slice_metrics(evaluation_dir, min_slice_size),
+                     training_history(root), min_slice_size)
 
 
 def format_report(report: RunReport) -> str:
     """The evaluation table: overall, every sparsity bucket, then other slices."""
     bucket_rows = sparsity_rows(report.metrics, report.model_config["sparsity_boundaries"])
-    others = sorted(name for name in report.metrics if name != OVERALL and not name.startswith("sparsity_bucket="))
+    others = sorted(name for name in report.metrics if name != OVERALL and not name.startswith(BUCKET_SLICE_PREFIX))
     rows = [(OVERALL, report.metrics.get(OVERALL))] + [(f"sparsity {name}", m) for name, m in bucket_rows]
     rows += [(name, report.metrics[name] or None) for name in others]
-    key = " x ".join(report.model_config["sparsity_key"])
     return (f"evaluation: {report.evaluation_dir}\n"
-            f"sparsity buckets: beta-weighted positive rate of {key} in the training split "
-            f"(beta {report.model_config['beta']}, {report.model_config['sparsity_smoothing']:g} pseudo-examples)\n"
+            f"sparsity buckets: {sparsity_description(report.model_config)}\n"
             + format_table(rows, report.min_slice_size))
 
 
@@ -155,9 +148,8 @@ def write_plots(report: RunReport, out_dir: str) -> list[str]:
     ax.set_title("examples and clicks by sparsity bucket")
     for ax in axes:
         ax.set_xticks(x, names, rotation=30, ha="right")
-    fig.suptitle(f"Sparsity buckets: beta-weighted training positive rate of "
-                 f"{' x '.join(report.model_config['sparsity_key'])} (no bar: no example, or fewer than the "
-                 f"minimum slice size)", fontsize=11)
+    fig.suptitle(f"Sparsity buckets: {sparsity_description(report.model_config)}; no bar: no example, or fewer "
+                 "than the minimum slice size", fontsize=11)
     save(fig, "sparsity_buckets.png")
 
     if report.history:

@@ -18,7 +18,7 @@ from tfx.utils import path_utils
 
 from models.trainer import HISTORY_FILE
 from pipeline.config import PipelineConfig
-from pipeline.eval_results import OVERALL, format_table, slice_metrics, sparsity_rows
+from pipeline.eval_results import OVERALL, format_table, slice_metrics, sparsity_description, sparsity_rows
 from pipeline.pipeline import create_pipeline
 from sparsectr.check_data import collect_report, format_data_report, latest_artifact_dir
 
@@ -71,6 +71,15 @@ def training_summary(history: dict[str, list[float]]) -> dict[str, Any]:
             "curves": {k: {"first": v[0], "best": v[best], "last": v[-1]} for k, v in history.items()}}
 
 
+def training_history(pipeline_root: str) -> Optional[dict[str, list[float]]]:
+    """The latest Trainer run's per-epoch metrics (models/trainer.py writes them), or None."""
+    model_run_dir = latest_artifact_dir(pipeline_root, "Trainer", "model_run")
+    if not model_run_dir or not os.path.exists(os.path.join(model_run_dir, HISTORY_FILE)):
+        return None
+    with open(os.path.join(model_run_dir, HISTORY_FILE)) as f:
+        return json.load(f)
+
+
 def collect_summary(config: PipelineConfig) -> dict[str, Any]:
     summary = collect_report(config.pipeline_root)
     summary["data"] = config.data
@@ -78,10 +87,9 @@ def collect_summary(config: PipelineConfig) -> dict[str, Any]:
     summary["model_config"] = config.model.to_dict()
     summary["min_slice_size"] = config.min_slice_size
     summary["output_dir"] = config.output_dir
-    model_run_dir = latest_artifact_dir(config.pipeline_root, "Trainer", "model_run")
-    if model_run_dir and os.path.exists(os.path.join(model_run_dir, HISTORY_FILE)):
-        with open(os.path.join(model_run_dir, HISTORY_FILE)) as f:
-            summary["training"] = training_summary(json.load(f))
+    history = training_history(config.pipeline_root)
+    if history:
+        summary["training"] = training_summary(history)
     model_dir = latest_artifact_dir(config.pipeline_root, "Trainer", "model")
     if model_dir:
         summary["trained_model"] = path_utils.serving_model_path(model_dir)
@@ -121,8 +129,7 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"calibration (mean prediction / mean label) {ev.get('calibration', float('nan')):.3f}"
         )
         model = summary["model_config"]
-        lines.append(f"by sparsity bucket (beta-weighted positive rate of {' x '.join(model['sparsity_key'])} "
-                     f"in train):")
+        lines.append(f"by sparsity bucket ({sparsity_description(model)}):")
         slices = summary.get("evaluation_slices", {})
         lines.append(format_table(sparsity_rows(slices, model["sparsity_boundaries"]), summary["min_slice_size"]))
         for feature in model.get("slice_features", ()):

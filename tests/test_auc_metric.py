@@ -18,11 +18,11 @@ def _sparse_predictions(n: int, mean_logit: float, seed: int) -> tuple[np.ndarra
     return (rng.random(n) < p).astype(float), p.astype(np.float32)
 
 
-def _histogram(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> auc_metric.LogitHistogram:
+def _histogram(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> auc_metric.PredictionHistogram:
     w = np.ones_like(y) if w is None else w
-    h = auc_metric.LogitHistogram()
-    for b, label, weight in zip(auc_metric.score_key(p), y, w):
-        h.add(int(b), weight * label, weight * (1 - label))
+    h = auc_metric.PredictionHistogram()
+    for prediction, label, weight in zip(p, y, w):
+        h.add(float(prediction), weight * label, weight * (1 - label))
     return h
 
 
@@ -74,6 +74,8 @@ def test_keys_order_like_the_probabilities_and_bad_predictions_fail_loudly():
     for bad in (np.nan, -1e-9, 1.5):
         with pytest.raises(ValueError, match="probabilities in \\[0, 1\\]"):
             auc_metric.score_key(np.array([0.1, bad]))
+        with pytest.raises(ValueError, match="probabilities in \\[0, 1\\]"):  # through the accumulator too
+            _histogram(np.array([1.0, 0.0]), np.array([0.1, bad])).auc()
 
 
 def test_weights_scale_pairs_like_sklearn_sample_weight():
@@ -93,7 +95,7 @@ def test_past_max_bins_the_histogram_coarsens_and_merges_across_resolutions(monk
     # Parts of different sizes reach different resolutions; their merge equals the whole.
     small, large = _histogram(y[:300], p[:300]).compact(), _histogram(y[300:], p[300:]).compact()
     assert small.shift < large.shift
-    merged = auc_metric.LogitHistogram().compact([small, large])
+    merged = auc_metric.PredictionHistogram().compact([small, large])
     assert merged.shift == whole.shift
     np.testing.assert_array_equal(merged.bins, whole.bins)
     np.testing.assert_allclose(merged.positives, whole.positives)
@@ -103,7 +105,7 @@ def test_past_max_bins_the_histogram_coarsens_and_merges_across_resolutions(monk
 def test_through_tfma_metric_computations():
     """The metric as the Evaluator builds it: from an EvalConfig MetricConfig, combining examples."""
     config = tfma.EvalConfig(model_specs=[tfma.ModelSpec(label_key="label")], metrics_specs=[tfma.MetricsSpec(
-        metrics=[tfma.MetricConfig(class_name="LogitAUC", module=auc_metric.__name__)])])
+        metrics=[tfma.MetricConfig(class_name="ExactAUC", module=auc_metric.__name__)])])
     metric = tfma.metrics.metric_specs.metric_instance(config.metrics_specs[0].metrics[0])
     computation = metric.computations(eval_config=config, model_names=[""])[0]
     y, p = _sparse_predictions(3_000, -4.0, seed=4)

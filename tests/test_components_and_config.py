@@ -50,3 +50,16 @@ def test_config_validates_and_the_dag_is_wired(tmp_path):
     json_format.Parse(by_id["CriteoExampleGen"].exec_properties["output_config"], output_config)
     split_config = output_config.split_config
     assert [(s.name, s.hash_buckets) for s in split_config.splits] == [("train", 6), ("eval", 2), ("test", 2)]
+
+
+def test_comma_separated_flags_become_typed_model_settings():
+    from sparsectr.cli import _model_config, build_parser
+
+    args = build_parser().parse_args(["compile-kfp", "--dnn-units", "64,32", "--sparsity-key", "C2,C17",
+                                      "--sparsity-boundaries", "0.01,0.1", "--slice-features", "C17,I3"])
+    config = _model_config(args)
+    assert (config.dnn_units, config.sparsity_key, config.sparsity_boundaries, config.slice_features) == (
+        (64, 32), ("C2", "C17"), (0.01, 0.1), ("C17", "I3"))
+    assert config.to_dict()["sparsity_boundaries"] == [0.01, 0.1]
+    with pytest.raises(ValueError, match="sparsity_boundaries: expected a sequence of float"):
+        _model_config(build_parser().parse_args(["compile-kfp", "--sparsity-boundaries", "0.01,high"]))

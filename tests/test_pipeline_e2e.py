@@ -16,7 +16,6 @@ Then, on the same run:
 (Caching across re-runs: tests/test_losses_pipeline.py.)"""
 from __future__ import annotations
 
-import collections
 import dataclasses
 import glob
 import json
@@ -33,12 +32,12 @@ from tensorflow_serving.apis import prediction_log_pb2
 
 from components.criteo_example_gen.parsing import STANDARD_TSV, decode_line, parse_line
 from models import features
-from numpy_references import delong
 from models.hparams import ModelConfig
 from models.serving_contract import (ASSETS_EXTRA, PROBABILITY_KEY, RAW_SIGNATURE, SERVING_SIGNATURE,
                                      TRANSFORM_SIGNATURE, WARMUP_FILE, raw_columns, serialized_examples)
 from models.slices import MISSING_SLICE_VALUE
 from models.sparsity import bucket_names
+from numpy_references import delong, sparsity_buckets
 from pipeline.config import PipelineConfig
 from sparsectr.check_data import latest_artifact_dir
 from sparsectr.cli import main
@@ -63,32 +62,17 @@ def _executions(config: PipelineConfig) -> list:
     return local_metadata_store(config).get_executions()
 
 
-def _numpy_sparsity_buckets(model: ModelConfig, train_rows: list[dict], rows: list[dict]) -> np.ndarray:
-    """Independent reference of models/sparsity.py from raw rows: the beta-weighted positive rate of
-    each key value in the training rows, smoothed towards the overall rate, cut at the boundaries."""
-    def key(row):
-        return "_x_".join(str(row.get(name, b"").decode() if isinstance(row.get(name), bytes) else row.get(name, ""))
-                          for name in model.sparsity_key)
-
-    positives, examples = collections.Counter(), collections.Counter()
-    for row in train_rows:
-        positives[key(row)] += row[features.LABEL_KEY]
-        examples[key(row)] += 1
-    mean = sum(positives.values()) / len(train_rows)
-    overall = model.beta * mean / (model.beta * mean + 1 - mean)
-    m = model.sparsity_smoothing
-
-    def rate(k):
-        pos, neg = positives[k], examples[k] - positives[k]
-        return (model.beta * pos + m * overall) / (model.beta * pos + neg + m)
-
-    return np.searchsorted(model.sparsity_boundaries, [rate(key(r)) for r in rows], side="right")
+def _sparsity_key(model: ModelConfig, row: dict) -> str:
+    return "_x_".join(str(row.get(name, b"").decode() if isinstance(row.get(name), bytes) else row.get(name, ""))
+                      for name in model.sparsity_key)
 
 
 def _expected_slices(model: ModelConfig, train_rows: list[dict], rows: list[dict]) -> dict[str, np.ndarray]:
     """{slice name as the summary names it: mask over `rows`} for the sparsity buckets and the raw values of
     `model.slice_features`, computed from the raw rows alone."""
-    buckets = _numpy_sparsity_buckets(model, train_rows, rows)
+    buckets = sparsity_buckets([_sparsity_key(model, r) for r in train_rows],
+                               [r[features.LABEL_KEY] for r in train_rows], [_sparsity_key(model, r) for r in rows],
+                               model.beta, model.sparsity_smoothing, model.sparsity_boundaries)
     expected = {f"sparsity_bucket={i}": buckets == i for i in range(len(model.sparsity_boundaries) + 1)}
     for name in model.slice_features:
         values = np.array([r[name].decode() if isinstance(r.get(name), bytes) else str(r.get(name, MISSING_SLICE_VALUE))

@@ -13,6 +13,7 @@ from models.hparams import ModelConfig
 from models.preprocessing import MISSING_ID, WEIGHT_KEY, preprocessing_fn
 from models.slices import MISSING_SLICE_VALUE, slice_key
 from models.sparsity import SPARSITY_BUCKET_KEY, bucket_names, key_values
+from numpy_references import sparsity_buckets
 
 RAW_SPEC = {features.LABEL_KEY: tf.io.VarLenFeature(tf.int64),
             **{name: tf.io.VarLenFeature(tf.int64) for name in features.INTEGER_FEATURE_KEYS},
@@ -87,25 +88,11 @@ def test_label_and_beta_weight(transformed):
                                [config.beta if y else 1.0 for y in labels])
 
 
-def _numpy_buckets(config: ModelConfig, train_keys: list, labels: list, keys: list) -> np.ndarray:
-    """Independent reference of models/sparsity.py: beta-weighted, smoothed rate per key value."""
-    y = np.array(labels, dtype=float)
-    train_keys = np.array(train_keys, dtype=object)
-    mean = y.mean()
-    overall = config.beta * mean / (config.beta * mean + 1 - mean)
-    m = config.sparsity_smoothing
-    rates = []
-    for k in keys:
-        pos = y[train_keys == k].sum()
-        neg = (train_keys == k).sum() - pos
-        rates.append((config.beta * pos + m * overall) / (config.beta * pos + neg + m))
-    return np.searchsorted(config.sparsity_boundaries, rates, side="right")
-
-
 def test_sparsity_bucket_is_the_smoothed_weighted_positive_rate_of_the_key_value(transformed):
     config, labels, out, unseen = transformed
     keys = [c or b"" for c in C1_VALUES]
-    expected = _numpy_buckets(config, keys, labels, keys + [b"zzz", b"a"])
+    expected = sparsity_buckets(keys, labels, keys + [b"zzz", b"a"], config.beta, config.sparsity_smoothing,
+                                config.sparsity_boundaries)
     got = [int(r[SPARSITY_BUCKET_KEY]) for r in out + unseen]
     assert got == expected.tolist()
     assert len(set(got)) == 4  # the data is built to reach four of the buckets

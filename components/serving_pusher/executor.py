@@ -53,8 +53,8 @@ class Executor(tfx_pusher.Executor):
                                "epoch, so two pushes came within one second. Re-run the pipeline.")
 
         evaluation = artifact_utils.get_single_instance(input_dict[EVALUATION_KEY])
-        custom = json.loads(exec_properties.get(standard_component_specs.CUSTOM_CONFIG_KEY) or "{}")
-        min_slice_size = int(custom.get(MIN_SLICE_SIZE_KEY, 1))
+        # The component always sets it (components/serving_pusher/component.py).
+        min_slice_size = int(json.loads(exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY])[MIN_SLICE_SIZE_KEY])
         copy_model(self.GetModelPath(input_dict), pushed.uri)
         fileio.makedirs(os.path.join(pushed.uri, ASSETS_EXTRA))
         with fileio.open(os.path.join(pushed.uri, ASSETS_EXTRA, EVALUATION_FILE), "w") as f:
