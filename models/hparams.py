@@ -7,7 +7,7 @@ the trained model records exactly what produced it.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Optional
 
 from models.features import FEATURE_KEYS
 
@@ -16,6 +16,35 @@ STRUCTURES = ("parallel", "stacked")
 MODEL_CONFIG_KEY = "model"
 # The settings preprocessing_fn reads. Transform receives only these, so that
 # changing a training setting (loss, epochs, ...) keeps Transform's cached run.
+# Each loss's BCE weight alpha when none is given: the paper's tuned values
+# (SPEC 3, its official configs). Combined-Pair's was tuned per beta: the value
+# of the nearest tuned beta applies, the sparser one on a tie (0.3 -> 0.2's).
+# BCE and Focal have no auxiliary term (1.0: all BCE). A ranking loss never
+# defaults to 1.0, which would be plain BCE.
+DEFAULT_ALPHA: dict[str, float | dict[float, float]] = {
+    "bce": 1.0,
+    "focal": 1.0,
+    "combined_pair": {0.1: 0.7, 0.2: 0.6, 0.4: 0.8, 0.6: 0.7, 0.8: 0.9, 1.0: 0.9},
+    "combined_list": 0.9,
+    "rcr": 0.9,
+    "jrc": 0.4,
+    "combined_contrastive": 0.5,
+}
+# Losses with an auxiliary (ranking or contrastive) term weighted by 1 - alpha.
+AUXILIARY_LOSSES = tuple(name for name, a in DEFAULT_ALPHA.items() if a != 1.0)
+
+
+def default_alpha(loss: str, beta: float) -> float:
+    """The tuned BCE weight of `loss` at `beta` (DEFAULT_ALPHA)."""
+    if loss not in DEFAULT_ALPHA:
+        raise ValueError(f"loss: unknown {loss!r}; available: {', '.join(sorted(DEFAULT_ALPHA))}")
+    tuned = DEFAULT_ALPHA[loss]
+    if isinstance(tuned, dict):
+        nearest = min(tuned, key=lambda b: (abs(b - beta), b))
+        return tuned[nearest]
+    return tuned
+
+
 TRANSFORM_FIELDS = ("categorical_min_count", "integer_buckets", "beta", "sparsity_key", "sparsity_smoothing",
                     "sparsity_boundaries", "slice_features")
 
@@ -46,7 +75,10 @@ class ModelConfig:
     embedding_l2: float = 1e-5
     # Optimisation.
     loss: str = "bce"
-    alpha: float = 1.0  # weight of BCE in alpha * BCE + (1 - alpha) * ranking term
+    # Weight of BCE in alpha * BCE + (1 - alpha) * auxiliary term (JRC: of its
+    # calibration term). None = the loss's tuned default (DEFAULT_ALPHA); the
+    # field keeps None so that a copy with another loss gets that loss's default.
+    alpha: Optional[float] = None
     gamma: float = 2.0  # focal loss exponent (loss "focal")
     tau: float = 0.1  # temperature of the contrastive loss
     projection_dim: int = 16  # contrastive projection head: Dense(64, relu) -> Dense(projection_dim) -> L2 norm
@@ -85,7 +117,9 @@ class ModelConfig:
             raise ValueError(f"structure: expected one of {STRUCTURES}, got {self.structure!r}")
         if not 0.0 < self.beta <= 1.0:
             raise ValueError(f"beta: expected 0 < beta <= 1 (SPEC section 2), got {self.beta}")
-        if not 0.0 <= self.alpha <= 1.0:
+        if self.loss not in DEFAULT_ALPHA:
+            raise ValueError(f"loss: unknown {self.loss!r}; available: {', '.join(sorted(DEFAULT_ALPHA))}")
+        if self.alpha is not None and not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha: expected 0 <= alpha <= 1, got {self.alpha}")
         if self.tau <= 0:
             raise ValueError(f"tau: expected tau > 0, got {self.tau}")
@@ -99,8 +133,24 @@ class ModelConfig:
             if getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected a positive integer, got {getattr(self, name)}")
 
+    @property
+    def effective_alpha(self) -> float:
+        """The BCE weight training uses: the given alpha, else the loss's tuned default; 1.0 (all BCE) for a
+        loss without an auxiliary term, whatever was given."""
+        if self.alpha is None or self.loss not in AUXILIARY_LOSSES:
+            return default_alpha(self.loss, self.beta)
+        return self.alpha
+
+    def alpha_source(self) -> str:
+        """Where effective_alpha comes from, for summaries."""
+        if self.loss not in AUXILIARY_LOSSES:
+            return "no auxiliary term" + ("" if self.alpha is None else f"; the given {self.alpha:g} is not used")
+        return "given" if self.alpha is not None else f"tuned default at beta {self.beta:g}"
+
     def to_dict(self) -> dict[str, Any]:
+        """The settings with the effective alpha (what trained the model)."""
         d = dataclasses.asdict(self)
+        d["alpha"] = self.effective_alpha
         for name in SEQUENCE_FIELDS:
             d[name] = list(d[name])
         return d

@@ -125,7 +125,7 @@ class WeightedBCE(_SparseCTRLoss):
 class CombinedPair(_SparseCTRLoss):
     """alpha * BCE + (1 - alpha) * RankNet over the batch's positive-negative pairs."""
 
-    def __init__(self, alpha: float = 0.5, name: str = "combined_pair", **kwargs):
+    def __init__(self, alpha: float, name: str = "combined_pair", **kwargs):
         super().__init__(alpha=alpha, name=name, **kwargs)
 
     def batch_loss(self, y, z, w):
@@ -137,7 +137,7 @@ class CombinedList(_SparseCTRLoss):
     """alpha * BCE + (1 - alpha) * softmax cross-entropy of the positives over
     the batch, D = beta * sum_P e^z + sum_Q e^z."""
 
-    def __init__(self, alpha: float = 0.9, name: str = "combined_list", **kwargs):
+    def __init__(self, alpha: float, name: str = "combined_list", **kwargs):
         super().__init__(alpha=alpha, name=name, **kwargs)
 
     def batch_loss(self, y, z, w):
@@ -148,7 +148,7 @@ class CombinedList(_SparseCTRLoss):
 class RCR(_SparseCTRLoss):
     """Combined-List with sigmoid(z) in place of e^z (listwise CE on sigmoid)."""
 
-    def __init__(self, alpha: float = 0.9, name: str = "rcr", **kwargs):
+    def __init__(self, alpha: float, name: str = "rcr", **kwargs):
         super().__init__(alpha=alpha, name=name, **kwargs)
 
     def batch_loss(self, y, z, w):
@@ -189,7 +189,7 @@ class JRC(_SparseCTRLoss):
     weighted BCE of sigmoid(z1 - z0) and L_rank = -mean_i w_i log(e^{z_{y_i}} /
     D_{y_i}), D_c = sum_k w_k e^{zc_k}: each channel is a softmax over the batch."""
 
-    def __init__(self, alpha: float = 0.4, name: str = JRC_LOSS, **kwargs):
+    def __init__(self, alpha: float, name: str = JRC_LOSS, **kwargs):
         super().__init__(alpha=alpha, name=name, **kwargs)
 
     def output_loss(self, y, out, w):
@@ -248,7 +248,7 @@ class CombinedContrastive(_SparseCTRLoss):
     denominators still run over the whole batch), an [anchors, N] similarity
     matrix instead of [N, N]. 0 = every example is an anchor."""
 
-    def __init__(self, alpha: float = 0.5, tau: float = 0.1, anchors: int = 0, name: str = CONTRASTIVE_LOSS,
+    def __init__(self, alpha: float, tau: float = 0.1, anchors: int = 0, name: str = CONTRASTIVE_LOSS,
                  **kwargs):
         super().__init__(alpha=alpha, name=name, **kwargs)
         self.tau = float(tau)
@@ -265,18 +265,16 @@ class CombinedContrastive(_SparseCTRLoss):
 
 LOSSES: dict[str, Callable[[ModelConfig], tf.keras.losses.Loss]] = {
     "bce": lambda config: WeightedBCE(),
-    "combined_pair": lambda config: CombinedPair(alpha=config.alpha),
-    "combined_list": lambda config: CombinedList(alpha=config.alpha),
-    "rcr": lambda config: RCR(alpha=config.alpha),
+    "combined_pair": lambda config: CombinedPair(alpha=config.effective_alpha),
+    "combined_list": lambda config: CombinedList(alpha=config.effective_alpha),
+    "rcr": lambda config: RCR(alpha=config.effective_alpha),
     "focal": lambda config: Focal(gamma=config.gamma),
-    JRC_LOSS: lambda config: JRC(alpha=config.alpha),
-    CONTRASTIVE_LOSS: lambda config: CombinedContrastive(alpha=config.alpha, tau=config.tau,
+    JRC_LOSS: lambda config: JRC(alpha=config.effective_alpha),
+    CONTRASTIVE_LOSS: lambda config: CombinedContrastive(alpha=config.effective_alpha, tau=config.tau,
                                                          anchors=config.contrastive_anchors),
 }
 
 
 def get_loss(config: ModelConfig) -> tf.keras.losses.Loss:
-    try:
-        return LOSSES[config.loss](config)
-    except KeyError:
-        raise ValueError(f"loss: unknown {config.loss!r}; available: {', '.join(sorted(LOSSES))}") from None
+    """The loss `config` names, with its effective alpha (ModelConfig validates the name)."""
+    return LOSSES[config.loss](config)

@@ -42,13 +42,14 @@ def default_dataset(output_dir: str, progress=None) -> str:
     return path
 
 
-def run_pipeline(config: PipelineConfig, runner: str = "local") -> None:
+def run_pipeline(config: PipelineConfig, runner: str = "local", factory=create_pipeline) -> None:
+    """Runs the pipeline `factory` builds from `config` (pipeline/pipeline.py)."""
     if runner == "beam":
         from tfx.orchestration.beam.beam_dag_runner import BeamDagRunner
 
-        BeamDagRunner().run(create_pipeline(config))
+        BeamDagRunner().run(factory(config))
     else:
-        tfx.orchestration.LocalDagRunner().run(create_pipeline(config))
+        tfx.orchestration.LocalDagRunner().run(factory(config))
 
 
 def local_metadata_store(config: PipelineConfig) -> metadata_store.MetadataStore:
@@ -85,6 +86,7 @@ def collect_summary(config: PipelineConfig) -> dict[str, Any]:
     summary["data"] = config.data
     summary["max_reject_fraction"] = config.max_reject_fraction
     summary["model_config"] = config.model.to_dict()
+    summary["alpha_source"] = config.model.alpha_source()
     summary["min_slice_size"] = config.min_slice_size
     summary["output_dir"] = config.output_dir
     history = training_history(config.pipeline_root)
@@ -112,6 +114,9 @@ def collect_summary(config: PipelineConfig) -> dict[str, Any]:
 
 def format_summary(summary: dict[str, Any]) -> str:
     lines = [format_data_report(summary)]
+    model = summary["model_config"]
+    lines.append(f"model: DCN-V2 ({model['structure']}), loss {model['loss']}, alpha {model['alpha']:g} "
+                 f"({summary['alpha_source']}), beta {model['beta']:g}")
     training = summary.get("training")
     if training:
         parts = [f"{k} {v['first']:.4f} -> {v['last']:.4f} (kept {v['best']:.4f})"
@@ -128,7 +133,6 @@ def format_summary(summary: dict[str, Any]) -> str:
             f"unweighted {ev.get('binary_crossentropy', float('nan')):.4f}, "
             f"calibration (mean prediction / mean label) {ev.get('calibration', float('nan')):.3f}"
         )
-        model = summary["model_config"]
         lines.append(f"by sparsity bucket ({sparsity_description(model)}):")
         slices = summary.get("evaluation_slices", {})
         lines.append(format_table(sparsity_rows(slices, model["sparsity_boundaries"]), summary["min_slice_size"]))

@@ -224,3 +224,51 @@ def test_sampled_anchors_estimate_the_full_contrastive_loss_without_bias():
     assert draws.std() > 0  # a different subset each call
     assert abs(draws.mean() - exact) < 4 * draws.std() / np.sqrt(len(draws))
     assert get_loss(ModelConfig(loss="combined_contrastive", contrastive_anchors=50)).anchors == 50
+
+
+PAPER_ALPHA = {"combined_list": 0.9, "rcr": 0.9, "jrc": 0.4, "combined_contrastive": 0.5}
+PAPER_PAIR_ALPHA = {0.1: 0.7, 0.2: 0.6, 0.4: 0.8, 0.6: 0.7, 0.8: 0.9, 1.0: 0.9}
+
+
+@pytest.mark.parametrize("name", sorted(set(LOSSES) - {"bce", "focal"}))
+@pytest.mark.parametrize("beta", [0.1, 0.3, 1.0])
+def test_a_ranking_loss_chosen_without_alpha_has_a_ranking_term(name, beta):
+    """`--loss X` alone must train X, not BCE: the loss minus its BCE part, alpha * (the same loss at
+    alpha 1), is (1 - alpha) * L_rank, and L_rank > 0 on a batch with both classes."""
+    config = ModelConfig(loss=name, beta=beta)
+    alpha = config.effective_alpha
+    assert alpha == (PAPER_PAIR_ALPHA[{0.3: 0.2}.get(beta, beta)] if name == "combined_pair" else PAPER_ALPHA[name])
+    y, out, w = _batch(0.1, extreme=False, beta=beta, width=REFERENCES[name][2], n=64, seed=1)
+    combined = float(get_loss(config)(y, out, sample_weight=w))
+    bce_only = float(get_loss(ModelConfig(loss=name, beta=beta, alpha=1.0))(y, out, sample_weight=w))
+    assert combined - alpha * bce_only > 1e-3
+
+
+def test_the_effective_alpha_is_recorded_and_a_copy_with_another_loss_gets_that_loss_default():
+    import dataclasses
+
+    bce = ModelConfig(beta=0.1)
+    assert bce.effective_alpha == 1.0 and bce.to_dict()["alpha"] == 1.0
+    pair = dataclasses.replace(bce, loss="combined_pair")
+    assert pair.to_dict()["alpha"] == 0.7 and pair.alpha_source() == "tuned default at beta 0.1"
+    assert ModelConfig.from_dict(pair.to_dict()).effective_alpha == 0.7
+    given = ModelConfig(loss="combined_pair", alpha=0.25)
+    assert given.to_dict()["alpha"] == 0.25 and given.alpha_source() == "given"
+    unused = ModelConfig(loss="focal", alpha=0.25)  # no auxiliary term to weigh: said, not silently kept
+    assert unused.to_dict()["alpha"] == 1.0 and unused.alpha_source() == "no auxiliary term; the given 0.25 is not used"
+
+
+@pytest.mark.parametrize("name", sorted(set(LOSSES) - {"bce", "focal"}))
+def test_the_command_line_without_alpha_trains_the_ranking_loss(name):
+    from sparsectr.cli import _model_config, build_parser
+
+    config = _model_config(build_parser().parse_args(["run", "--loss", name, "--beta", "0.1"]))
+    assert 0.0 < config.effective_alpha < 1.0
+    assert get_loss(config).alpha == config.effective_alpha
+
+
+def test_every_loss_has_a_default_alpha_and_only_bce_and_focal_default_to_plain_bce():
+    from models.hparams import AUXILIARY_LOSSES, DEFAULT_ALPHA
+
+    assert set(DEFAULT_ALPHA) == set(LOSSES)
+    assert set(LOSSES) - set(AUXILIARY_LOSSES) == {"bce", "focal"}

@@ -24,7 +24,7 @@ from ml_metadata.proto import metadata_store_pb2
 
 from components.criteo_example_gen.parsing import STANDARD_TSV, decode_line, parse_line
 from models.diagnostics import BATCHES_FILE
-from models.hparams import ModelConfig
+from models.hparams import AUXILIARY_LOSSES, ModelConfig
 from models.losses import LOSSES
 from models.serving_contract import CONFIG_FILE, LOGIT_KEY, PROBABILITY_KEY
 from models.trainer import DIAGNOSTICS_DIR
@@ -32,7 +32,7 @@ from pipeline.config import LOCAL_BEAM_ARGS, PipelineConfig
 from sparsectr import synthetic
 from sparsectr.check_data import latest_artifact_dir
 from sparsectr.cli import main
-from sparsectr.run import local_metadata_store, run
+from sparsectr.run import format_summary, local_metadata_store, run
 from models.serving_contract import serialized_examples
 
 pytestmark = pytest.mark.slow
@@ -98,7 +98,10 @@ def test_each_loss_trains_without_nan_and_the_pushed_model_serves_probabilities(
     assert os.path.isdir(pushed)
     with open(os.path.join(pushed, "assets.extra", CONFIG_FILE)) as f:
         recorded = json.load(f)
-    assert (recorded["loss"], recorded["beta"], recorded["alpha"]) == (loss, BETA, 0.5)
+    # bce and focal have no auxiliary term: the given alpha is not used, and the record says 1.0 (all BCE).
+    alpha, source = (0.5, "given") if loss in AUXILIARY_LOSSES else (1.0, "no auxiliary term; the given 0.5 is not used")
+    assert (recorded["loss"], recorded["beta"], recorded["alpha"]) == (loss, BETA, alpha)
+    assert f"loss {loss}, alpha {alpha:g} ({source}), beta {BETA:g}" in format_summary(summary)
     with open(data, "rb") as f:
         rows = [parse_line(decode_line(line), STANDARD_TSV) for line in f.readlines()[:SERVED_ROWS]]
     outputs = tf.saved_model.load(pushed).signatures["serving_default"](examples=tf.constant(serialized_examples(rows)))

@@ -194,6 +194,7 @@ def test_pipeline_trains_blesses_pushes_serves_and_refuses_a_worse_model(criteo_
 
     # The run summary and the report of this run.
     printed = format_summary(summary)
+    assert "model: DCN-V2 (parallel), loss bce, alpha 1 (no auxiliary term), beta 0.5" in printed, printed
     c17_slices = sum(name.startswith("C17=") for name in summary["evaluation_slices"])
     assert c17_slices >= 5 and f"slices by C17: {c17_slices} values" in printed
     for index, name in enumerate(bucket_names(KAGGLE_MODEL.sparsity_boundaries)):
