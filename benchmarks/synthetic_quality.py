@@ -36,7 +36,6 @@ from sparsectr.data_profile import read_rows  # noqa: E402
 from sparsectr.run import DEFAULT_RUN_MODEL, run  # noqa: E402
 from sparsectr.serving import predict_probabilities  # noqa: E402
 
-SHARES = {"train": 0.8, "eval": 0.1, "test": 0.1}
 LR_C_GRID = (0.03, 0.1, 0.3, 1.0)
 
 
@@ -54,13 +53,9 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2", help="DCN-V2 training seeds (Transform is shared)")
     args = parser.parse_args()
 
-    paths = {}
-    for seed, (split, share) in enumerate(SHARES.items()):
-        paths[split] = os.path.join(args.out, "data", split, f"{split}.tsv")
-        if not os.path.exists(paths[split]):
-            synthetic.generate_to_path(int(args.rows * share), args.positive_rate, seed, paths[split],
-                                       with_truth=True)
-    rows = {split: read_rows(paths[split]) for split in SHARES}
+    files = synthetic.generate_splits(os.path.join(args.out, "data"), args.rows, args.positive_rate)
+    paths = {split: rows_file for split, (rows_file, _) in files.items()}
+    rows = {split: read_rows(paths[split]) for split in files}
     labels = {split: baselines.labels(rows[split]) for split in ("eval", "test")}
 
     def scores(predict) -> dict[str, dict[str, float]]:
@@ -82,8 +77,7 @@ def main() -> None:
         dcn[seed]["blessed"] = summary.get("blessed")
 
     train_rate = float(baselines.labels(rows["train"]).mean())
-    results["bayes_optimal"] = scores(lambda split: synthetic.read_truth(
-        os.path.join(os.path.dirname(paths[split]), f"_{split}.tsv.truth")))
+    results["bayes_optimal"] = scores(lambda split: synthetic.read_truth(files[split][1]))
     results["constant_ctr"] = scores(lambda split: np.full(len(rows[split]), train_rate))
     lr = {c: scores(lambda split: baselines.fit_predict_logistic(rows["train"], rows[split], c=c)) for c in LR_C_GRID}
     best_c = min(lr, key=lambda c: lr[c]["eval"]["logloss"])

@@ -8,7 +8,6 @@ from components.criteo_example_gen.component import CriteoExampleGen
 from components.serving_pusher.component import ServingPusher
 from components.validation_gate.component import ValidationGate
 from models.hparams import TRANSFORM_FIELDS
-from models.losses import get_loss
 from pipeline.config import SPLIT_NAMES, PipelineConfig, input_location
 from pipeline.eval_config import eval_config
 
@@ -49,11 +48,9 @@ def data_components(config: PipelineConfig) -> list:
     return [example_gen, statistics_gen, schema_gen, example_validator, gate]
 
 
-def training_components(config: PipelineConfig, data: list) -> list:
-    """Transform, Trainer, the latest blessed model, Evaluator and ServingPusher,
-    on top of `data_components`. Transform waits for ValidationGate."""
+def _transform_and_trainer(config: PipelineConfig, data: list) -> tuple:
+    """Transform (after ValidationGate) and the Trainer, on top of `data_components`."""
     example_gen, _, schema_gen, _, gate = data
-    get_loss(config.model)  # an unknown loss name fails here, not an hour later in the Trainer
     transform = tfx.components.Transform(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
@@ -74,18 +71,29 @@ def training_components(config: PipelineConfig, data: list) -> list:
         eval_args=tfx.proto.EvalArgs(splits=["eval"]),
         custom_config=config.model.to_custom_config(),
     )
+    return transform, trainer
+
+
+def _evaluator(config: PipelineConfig, example_gen, trainer, baseline=None):
+    return tfx.components.Evaluator(
+        examples=example_gen.outputs["examples"],
+        model=trainer.outputs["model"],
+        baseline_model=baseline.outputs["model"] if baseline else None,
+        example_splits=[config.evaluation_split()],
+        eval_config=eval_config(config),
+    )
+
+
+def training_components(config: PipelineConfig, data: list) -> list:
+    """Transform, Trainer, the latest blessed model, Evaluator and ServingPusher,
+    on top of `data_components`. Transform waits for ValidationGate."""
+    transform, trainer = _transform_and_trainer(config, data)
     baseline = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
-    evaluator = tfx.components.Evaluator(
-        examples=example_gen.outputs["examples"],
-        model=trainer.outputs["model"],
-        baseline_model=baseline.outputs["model"],
-        example_splits=[config.evaluation_split()],
-        eval_config=eval_config(config),
-    )
+    evaluator = _evaluator(config, data[0], trainer, baseline)
     pusher = ServingPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
@@ -115,6 +123,17 @@ def create_pipeline(config: PipelineConfig, local_metadata: bool = True) -> tfx.
     `local_metadata`: SQLite MLMD under output_dir (off for Kubeflow, which has its own)."""
     data = data_components(config)
     return _pipeline(config, config.pipeline_name, data + training_components(config, data), local_metadata)
+
+
+def create_experiment_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
+    """One cell of `sparsectr experiment`: the data components, Transform,
+    Trainer and Evaluator, without a baseline or a Pusher (a cell is measured,
+    not deployed). Cells of one dataset share `config.pipeline_name` and output
+    directory, so the TFX cache runs the data components and Transform once."""
+    data = data_components(config)
+    transform, trainer = _transform_and_trainer(config, data)
+    return _pipeline(config, config.pipeline_name, data + [transform, trainer, _evaluator(config, data[0], trainer)],
+                     local_metadata=True)
 
 
 def create_data_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:

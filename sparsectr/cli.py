@@ -3,6 +3,7 @@ and call the module that does the work."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shlex
@@ -36,17 +37,24 @@ def _cmd_check_data(args: argparse.Namespace) -> int:
     return 0 if all(r["usable"] for r in reports) else 1
 
 
-def _model_config(args: argparse.Namespace, defaults: Optional[dict] = None):
-    from models.hparams import SEQUENCE_FIELDS, ModelConfig
+def _model_overrides(args: argparse.Namespace, defaults: Optional[dict] = None) -> dict:
+    """ModelConfig settings given on the command line, over `defaults`."""
+    from models.hparams import SEQUENCE_FIELDS
 
     overrides = dict(defaults or {})
-    overrides.update({name: getattr(args, name) for name in _MODEL_FLAGS if getattr(args, name) is not None})
+    overrides.update({name: getattr(args, name) for name in _MODEL_FLAGS if getattr(args, name, None) is not None})
     if getattr(args, "diagnostics", False):
         overrides["diagnostics"] = True
     for name in SEQUENCE_FIELDS:  # "a,b,c" -> ("a", "b", "c"); ModelConfig coerces the elements
         if isinstance(overrides.get(name), str):
             overrides[name] = tuple(u for u in overrides[name].split(",") if u)
-    return ModelConfig(**overrides)
+    return overrides
+
+
+def _model_config(args: argparse.Namespace, defaults: Optional[dict] = None):
+    from models.hparams import ModelConfig
+
+    return ModelConfig(**_model_overrides(args, defaults))
 
 
 def _pipeline_overrides(args: argparse.Namespace) -> dict:
@@ -132,6 +140,47 @@ def _cmd_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_experiment(args: argparse.Namespace) -> int:
+    quiet_environment(args.verbose)
+    from sparsectr import experiment, experiment_report
+    from sparsectr.run import DEFAULT_RUN_MODEL
+
+    axes = {"losses": args.losses, "betas": args.betas, "alphas": args.alphas, "seeds": args.seeds,
+            "positive_rates": args.positive_rates}
+    given = {k: tuple(v.split(",")) for k, v in axes.items() if v}  # Grid converts the elements
+    given.update({k: getattr(args, k) for k in ("rows", "data_seed") if getattr(args, k) is not None})
+    if args.data:
+        given["data"] = tuple(args.data)
+    if args.beam_args is not None:
+        given["beam_args"] = tuple(shlex.split(args.beam_args))
+    if args.grid:
+        grid = experiment.Grid.from_file(args.grid, **given)
+        grid = dataclasses.replace(grid, model={**grid.model, **_model_overrides(args)})
+    else:
+        # Generated data gets the default run's model settings (sparsectr/run.py), as `sparsectr run` does.
+        defaults = None if given.get("data") else DEFAULT_RUN_MODEL
+        grid = experiment.Grid(**given, model=_model_overrides(args, defaults))
+    if not args.report_only:
+        experiment.run_grid(grid, args.out, progress=sys.stderr)
+    cells = experiment.load_cells(args.out)
+    text, written = experiment_report.report(cells, args.out, plots=not args.no_plots)
+    print(text)
+    for path in written:
+        print(path, file=sys.stderr)
+    return 0
+
+
+def _cmd_experiment_report(args: argparse.Namespace) -> int:
+    quiet_environment()
+    from sparsectr import experiment, experiment_report
+
+    text, written = experiment_report.report(experiment.load_cells(args.dir), args.dir, plots=not args.no_plots)
+    print(text)
+    for path in written:
+        print(path, file=sys.stderr)
+    return 0
+
+
 def _write_probabilities(probabilities, out: Optional[str]) -> None:
     text = "".join(f"{p:.8f}\n" for p in probabilities)
     if out:
@@ -183,7 +232,8 @@ def _cmd_fit_profile(args: argparse.Namespace) -> int:
 # Model settings settable from the command line: flag -> (type, help).
 _MODEL_FLAGS = {
     "loss": (str, "training loss by name (models/losses.py: LOSSES)"),
-    "alpha": (float, "weight of BCE in alpha*BCE + (1-alpha)*ranking term"),
+    "alpha": (float, "weight of BCE in alpha*BCE + (1-alpha)*ranking term (default: the loss's tuned value, "
+                     "models/hparams.py DEFAULT_ALPHA)"),
     "gamma": (float, "focal loss exponent"),
     "tau": (float, "contrastive loss temperature"),
     "projection_dim": (int, "contrastive projection head size"),
@@ -213,9 +263,11 @@ _MODEL_FLAGS = {
 }
 
 
-def _add_model_flags(p: argparse.ArgumentParser) -> None:
+def _add_model_flags(p: argparse.ArgumentParser, exclude: Sequence[str] = ()) -> None:
     group = p.add_argument_group("model (defaults: models/hparams.py)")
     for name, (kind, text) in _MODEL_FLAGS.items():
+        if name in exclude:
+            continue
         group.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None, help=text)
     group.add_argument("--diagnostics", action="store_true",
                        help="record gradient diagnostics (SPEC 4) in the Trainer's run directory")
@@ -247,6 +299,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verbose", action="store_true", help="show TFX, Beam and Keras logs")
     _add_model_flags(p)
     p.set_defaults(func=_cmd_run)
+
+    p = sub.add_parser("experiment", help="run a grid of losses x beta x alpha x seeds through the pipeline and "
+                                          "compare each loss with BCE (resumable)")
+    p.add_argument("--out", required=True, help="experiment directory: cells, runs, results, summary, plots")
+    p.add_argument("--grid", help="YAML or JSON file of grid settings (sparsectr/experiment.py: Grid); flags override it")
+    p.add_argument("--losses", help="comma-separated loss names (default bce,combined_pair)")
+    p.add_argument("--betas", help="comma-separated weights of positives (default 0.1)")
+    p.add_argument("--alphas", help="comma-separated BCE weights, 'default' = each loss's tuned value (default)")
+    p.add_argument("--seeds", help="comma-separated training seeds (default 0,1,2)")
+    p.add_argument("--data", action="append", help="a user's Criteo logs, as `run --data` (repeat for more "
+                                                  "datasets); default: generated data")
+    p.add_argument("--rows", type=int, help="generated rows per dataset, 80/10/10 train/eval/test (default 100000)")
+    p.add_argument("--positive-rates", help="comma-separated positive rates of generated datasets (default 0.25)")
+    p.add_argument("--data-seed", type=int, help="seed of the generated rows (default 0)")
+    p.add_argument("--beam-args", help="Beam pipeline args replacing the local DirectRunner defaults")
+    p.add_argument("--report-only", action="store_true", help="run nothing; rewrite the table, summary and plots")
+    p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--verbose", action="store_true", help="show library warnings")
+    _add_model_flags(p, exclude=("loss", "alpha", "beta", "seed"))
+    p.set_defaults(func=_cmd_experiment)
+
+    p = sub.add_parser("experiment-report", help="results table, paired comparisons, verdicts and plots of an "
+                                                 "experiment directory")
+    p.add_argument("dir", metavar="DIR", help="the --out directory of `sparsectr experiment`")
+    p.add_argument("--no-plots", action="store_true")
+    p.set_defaults(func=_cmd_experiment_report)
 
     p = sub.add_parser("compile-kfp", help="compile the pipeline for Kubeflow Pipelines (KubeflowV2DagRunner)")
     p.add_argument("--out", default="pipeline.json")

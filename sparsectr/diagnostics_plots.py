@@ -65,7 +65,7 @@ def plot_runs(runs: Sequence[tuple[str, str]], out_dir: str) -> list[str]:
     ax.set(yscale="log", xlabel="training step", ylabel="mean |dL/dz| per batch",
            title="Gradient of the loss w.r.t. the logit")
     ax.legend(fontsize=8)
-    written.append(_save(fig, os.path.join(out_dir, "logit_gradients.png")))
+    written.append(save_figure(fig, os.path.join(out_dir, "logit_gradients.png")))
 
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for label, directory in runs:
@@ -75,7 +75,7 @@ def plot_runs(runs: Sequence[tuple[str, str]], out_dir: str) -> list[str]:
     ax.set(xlabel="log10 |dL/dz| of negatives", ylabel="share of negatives",
            title="Distribution of negatives' gradients (all recorded steps)")
     ax.legend(fontsize=8)
-    written.append(_save(fig, os.path.join(out_dir, "negative_gradient_histogram.png")))
+    written.append(save_figure(fig, os.path.join(out_dir, "negative_gradient_histogram.png")))
 
     fig, axes = plt.subplots(1, len(LAYER_GROUPS), figsize=(14, 4), sharey=False)
     for label, directory in runs:
@@ -86,11 +86,12 @@ def plot_runs(runs: Sequence[tuple[str, str]], out_dir: str) -> list[str]:
             ax.fill_between(g["step"], g["p10"], g["p90"], color=line.get_color(), alpha=0.2)
             ax.set(yscale="log", title=f"{group}: |grad| p10-p50-p90", xlabel="training step")
     axes[0].legend(fontsize=8)
-    written.append(_save(fig, os.path.join(out_dir, "layer_gradients.png")))
+    written.append(save_figure(fig, os.path.join(out_dir, "layer_gradients.png")))
     return written
 
 
-def _save(fig, path: str) -> str:
+def save_figure(fig, path: str) -> str:
+    """Writes a figure as PNG and frees it."""
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     import matplotlib.pyplot as plt

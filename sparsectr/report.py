@@ -23,6 +23,7 @@ from pipeline.eval_results import (BUCKET_SLICE_PREFIX, EXAMPLE_COUNT, OVERALL, 
                                    clicks, format_table, slice_metrics, sparsity_description, sparsity_rows,
                                    wilson_interval)
 from sparsectr.check_data import latest_artifact_dir
+from sparsectr.diagnostics_plots import save_figure
 from sparsectr.run import training_history, training_summary
 
 CALIBRATION_BINS = 12
@@ -90,11 +91,7 @@ def write_plots(report: RunReport, out_dir: str) -> list[str]:
     paths = []
 
     def save(fig, name: str) -> None:
-        path = os.path.join(out_dir, name)
-        fig.tight_layout()
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        paths.append(path)
+        paths.append(save_figure(fig, os.path.join(out_dir, name)))
 
     buckets = calibration_buckets(report.evaluation_dir)
     if buckets:

@@ -333,3 +333,29 @@ def read_truth(path: str) -> np.ndarray:
     with opener(path, "rb") as f:
         return np.array([float(x) for x in f.read().split()])
 
+
+
+SPLIT_SHARES = {"train": 0.8, "eval": 0.1, "test": 0.1}
+
+
+def split_paths(directory: str) -> dict[str, tuple[str, str]]:
+    """(rows, truth) file of each split in a `generate_splits` directory."""
+    return {split: (os.path.join(directory, split, f"{split}.tsv"), os.path.join(directory, split, f"_{split}.tsv.truth"))
+            for split in SPLIT_SHARES}
+
+
+def generate_splits(directory: str, rows: int, positive_rate: float, seed: int = 0,
+                    progress: Optional[TextIO] = None) -> dict[str, tuple[str, str]]:
+    """`directory/{train,eval,test}/` with rows and true probabilities, 80/10/10 of `rows`, each split
+    its own draw (row seeds 3*seed, 3*seed+1, 3*seed+2) of the same hidden click model. The pipeline
+    keeps these splits (PipelineConfig.presplit_names). Written under a temporary name and renamed when
+    complete, so an interrupted run never leaves a partial dataset that a later run would take."""
+    paths = split_paths(directory)
+    if os.path.isdir(directory):
+        return paths
+    partial = f"{directory.rstrip('/')}.partial"
+    for index, (split, share) in enumerate(SPLIT_SHARES.items()):
+        generate_to_path(int(rows * share), positive_rate, 3 * seed + index,
+                         os.path.join(partial, split, f"{split}.tsv"), with_truth=True, progress=progress)
+    os.replace(partial, directory)
+    return paths
