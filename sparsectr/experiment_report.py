@@ -6,9 +6,9 @@ comparisons with BCE and their verdicts (JSON, Markdown), and PNG plots:
   over seeds with +-1 sd error bars;
 - paired_differences.png: per dataset and beta, each loss minus BCE on the same
   seeds, mean and 95% interval, with the paper's difference as a marker;
-- gradients_<dataset>_beta<b>/: the gradient diagnostics of BCE and each
-  ranking loss at the first seed (sparsectr/diagnostics_plots.py), when the
-  cells ran with --diagnostics.
+- gradients_<dataset>_beta<b>/<loss>/: the gradient diagnostics of BCE beside
+  each other loss at the first seed (sparsectr/diagnostics_plots.py), when
+  the cells ran with --diagnostics.
 """
 from __future__ import annotations
 
@@ -151,7 +151,10 @@ def format_summary(summary: dict[str, Any]) -> str:
             values = [_mean_sd(r, m) for m in shown]
             lines.append(f"| {r['beta']:g} | {r['loss']} | {r['alpha']:g} | {r['seeds']} | " + " | ".join(values) + " |")
         lines.append("")
-        comparisons = [c for c in summary["comparisons"] if c["dataset"] == dataset]
+        metric_order = list(METRICS)
+        comparisons = sorted((c for c in summary["comparisons"] if c["dataset"] == dataset),
+                             key=lambda c: (c["beta"], _loss_rank(c["loss"]), -1.0 if c["alpha"] is None else c["alpha"],
+                                            metric_order.index(c["metric"])))
         if comparisons:
             lines += _verdict_table(comparisons)
             lines += ["Paired differences, loss - BCE (same seeds); verdicts on "
@@ -322,10 +325,13 @@ def _plot_gradients(cells: Sequence[dict[str, Any]], out_dir: str) -> list[str]:
     for dataset, beta in sorted({(c["dataset"], c["beta"]) for c in with_diagnostics}):
         group = [c for c in with_diagnostics if (c["dataset"], c["beta"]) == (dataset, beta)]
         seed = min(c["seed"] for c in group)
-        runs = [(c["loss"] + ("" if c["alpha"] is None else f" a={c['alpha']:g}"), c["diagnostics_dir"])
-                for c in _ordered(group) if c["seed"] == seed]
-        if len(runs) > 1:
-            written += plot_runs(runs, os.path.join(out_dir, f"gradients_{dataset_name(dataset)}_beta{beta:g}"))
+        first = [c for c in _ordered(group) if c["seed"] == seed]
+        bce = [c for c in first if c["loss"] == "bce"]
+        for c in first:
+            if bce and c["loss"] != "bce":  # BCE beside each other loss, one directory each
+                label = c["loss"] + ("" if c["alpha"] is None else f"_alpha{c['alpha']:g}")
+                written += plot_runs([("bce", bce[0]["diagnostics_dir"]), (label, c["diagnostics_dir"])],
+                                     os.path.join(out_dir, f"gradients_{dataset_name(dataset)}_beta{beta:g}", label))
     return written
 
 

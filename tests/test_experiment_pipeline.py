@@ -123,7 +123,7 @@ def test_statistics_agree_with_scipy(experiment):
 def test_plots_are_written(experiment):
     out, _, _ = experiment
     for name in ("metrics_by_beta.png", "paired_differences.png",
-                 f"gradients_{DATASET}_beta0.1/logit_gradients.png"):
+                 f"gradients_{DATASET}_beta0.1/combined_pair/logit_gradients.png"):
         assert os.path.getsize(os.path.join(out, "plots", name)) > 10_000, name
 
 
