@@ -308,8 +308,8 @@ def _plot_differences(summary: dict[str, Any], out_dir: str) -> Optional[str]:
             ax.set_yticks(ys, labels)
             ax.set(title=f"{dataset_name(dataset)}, beta {beta:g}\n{metric}: loss - BCE", ylim=(-0.7, len(rows) - 0.3))
             ax.grid(axis="x", alpha=0.3)
-    fig.suptitle("Paired differences with 95% t intervals (green: reproduced, red: opposite, "
-                 "orange: not reproduced, blue: inconclusive); x: the paper's difference")
+    fig.suptitle("Paired differences with 95% t intervals; x: the paper's difference\n"
+                 "green: reproduced, red: opposite, orange: not reproduced, blue: inconclusive", fontsize=10)
     return save_figure(fig, os.path.join(out_dir, "paired_differences.png"))
 
 
