@@ -15,8 +15,9 @@ $X --grid docs/experiments/criteo_samples.yaml --out "$OUT/criteo_samples" \
 $X --grid docs/experiments/criteo_samples.yaml --out "$OUT/criteo_samples" \
   --data "$SHARED/criteo1tb_day0_head10k.tsv" --losses bce,combined_pair --betas 1.0 --seeds 0,1,2,3,4
 # RQ1: BCE vs Combined-Pair over beta, 3 seeds (beta 0.1 is shared with the first grid).
+# Beta 0.4 did not fit in the session that wrote docs/EXPERIMENTS.md: add it with --betas 0.4.
 $X --grid docs/experiments/generated.yaml --out "$OUT/generated" \
-  --losses bce,combined_pair --betas 0.2,0.4,1.0 --seeds 0,1,2
+  --losses bce,combined_pair --betas 0.2,1.0 --seeds 0,1,2
 # Tables and plots of both directories.
 .venv/bin/sparsectr experiment-report "$OUT/generated"
 .venv/bin/sparsectr experiment-report "$OUT/criteo_samples"

@@ -142,7 +142,7 @@ def _cmd_report(args: argparse.Namespace) -> int:
 
 def _cmd_experiment(args: argparse.Namespace) -> int:
     quiet_environment(args.verbose)
-    from sparsectr import experiment, experiment_report
+    from sparsectr import experiment
     from sparsectr.run import DEFAULT_RUN_MODEL
 
     axes = {"losses": args.losses, "betas": args.betas, "alphas": args.alphas, "seeds": args.seeds,
@@ -160,10 +160,15 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         # Generated data gets the default run's model settings (sparsectr/run.py), as `sparsectr run` does.
         defaults = None if given.get("data") else DEFAULT_RUN_MODEL
         grid = experiment.Grid(**given, model=_model_overrides(args, defaults))
-    if not args.report_only:
-        experiment.run_grid(grid, args.out, progress=sys.stderr)
-    cells = experiment.load_cells(args.out)
-    text, written = experiment_report.report(cells, args.out, plots=not args.no_plots)
+    experiment.run_grid(grid, args.out, progress=sys.stderr)
+    return _print_experiment_report(args.out, plots=not args.no_plots)
+
+
+def _print_experiment_report(directory: str, plots: bool) -> int:
+    """Writes an experiment directory's table, summary and plots; prints the summary and the files."""
+    from sparsectr import experiment, experiment_report
+
+    text, written = experiment_report.report(experiment.load_cells(directory), directory, plots=plots)
     print(text)
     for path in written:
         print(path, file=sys.stderr)
@@ -172,13 +177,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
 
 def _cmd_experiment_report(args: argparse.Namespace) -> int:
     quiet_environment()
-    from sparsectr import experiment, experiment_report
-
-    text, written = experiment_report.report(experiment.load_cells(args.dir), args.dir, plots=not args.no_plots)
-    print(text)
-    for path in written:
-        print(path, file=sys.stderr)
-    return 0
+    return _print_experiment_report(args.dir, plots=not args.no_plots)
 
 
 def _write_probabilities(probabilities, out: Optional[str]) -> None:
@@ -314,7 +313,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--positive-rates", help="comma-separated positive rates of generated datasets (default 0.25)")
     p.add_argument("--data-seed", type=int, help="seed of the generated rows (default 0)")
     p.add_argument("--beam-args", help="Beam pipeline args replacing the local DirectRunner defaults")
-    p.add_argument("--report-only", action="store_true", help="run nothing; rewrite the table, summary and plots")
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--verbose", action="store_true", help="show library warnings")
     _add_model_flags(p, exclude=("loss", "alpha", "beta", "seed"))

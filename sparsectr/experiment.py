@@ -278,8 +278,7 @@ def run_cell(grid: Grid, cell: dict[str, Any], data: str, truth: Optional[tuple[
     started = time.monotonic()
     with contextlib.redirect_stdout(log), component_progress(out=log):
         run_pipeline(config, factory=create_experiment_pipeline)
-    executions = _this_runs_executions(local_metadata_store(config), last_id)
-    store = local_metadata_store(config)
+    executions = _this_runs_executions(store, last_id)
     trainer, evaluator = executions["Trainer"], executions["Evaluator"]
     trained = _output_artifacts(store, trainer.id)
     model_artifact, model_run = trained["model"][0], trained["model_run"][0]
