@@ -14,8 +14,6 @@ from models.features import FEATURE_KEYS
 STRUCTURES = ("parallel", "stacked")
 # Key of the ModelConfig dict in Transform's and Trainer's custom_config.
 MODEL_CONFIG_KEY = "model"
-# The settings preprocessing_fn reads. Transform receives only these, so that
-# changing a training setting (loss, epochs, ...) keeps Transform's cached run.
 # Each loss's BCE weight alpha when none is given: the paper's tuned values
 # (SPEC 3, its official configs). Combined-Pair's was tuned per beta: the value
 # of the nearest tuned beta applies, the sparser one on a tie (0.3 -> 0.2's).
@@ -35,9 +33,7 @@ AUXILIARY_LOSSES = tuple(name for name, a in DEFAULT_ALPHA.items() if a != 1.0)
 
 
 def default_alpha(loss: str, beta: float) -> float:
-    """The tuned BCE weight of `loss` at `beta` (DEFAULT_ALPHA)."""
-    if loss not in DEFAULT_ALPHA:
-        raise ValueError(f"loss: unknown {loss!r}; available: {', '.join(sorted(DEFAULT_ALPHA))}")
+    """The tuned BCE weight of `loss` at `beta` (DEFAULT_ALPHA; ModelConfig validates the name)."""
     tuned = DEFAULT_ALPHA[loss]
     if isinstance(tuned, dict):
         nearest = min(tuned, key=lambda b: (abs(b - beta), b))
@@ -45,6 +41,8 @@ def default_alpha(loss: str, beta: float) -> float:
     return tuned
 
 
+# The settings preprocessing_fn reads. Transform receives only these, so that
+# changing a training setting (loss, epochs, ...) keeps Transform's cached run.
 TRANSFORM_FIELDS = ("categorical_min_count", "integer_buckets", "beta", "sparsity_key", "sparsity_smoothing",
                     "sparsity_boundaries", "slice_features")
 

@@ -106,10 +106,15 @@ class Grid:
         return {"model": self.model, "rows": self.rows, "data_seed": self.data_seed, "beam_args": list(self.beam_args)}
 
 
+def _generated(spec: str) -> Optional[tuple[str, str, str]]:
+    """(rows, positive rate, seed) of a `generated:` spec, as written; None for user data."""
+    return tuple(spec[len(GENERATED_PREFIX):].split(":")) if spec.startswith(GENERATED_PREFIX) else None
+
+
 def dataset_name(spec: str) -> str:
     """A directory name for a dataset spec."""
-    if spec.startswith(GENERATED_PREFIX):
-        rows, rate, seed = spec[len(GENERATED_PREFIX):].split(":")
+    if _generated(spec):
+        rows, rate, seed = _generated(spec)
         return f"generated-{rows}-{rate}-seed{seed}"
     stem = os.path.basename(os.path.normpath(spec)).split(".")[0] or "data"
     return f"{stem}-{hashlib.sha1(os.path.abspath(spec).encode()).hexdigest()[:6]}"
@@ -119,11 +124,11 @@ def prepare_dataset(spec: str, out_dir: str, progress: Optional[TextIO] = None
                     ) -> tuple[str, Optional[tuple[str, str]]]:
     """(data path for the pipeline, (test rows, their true probabilities) or None). Generated data is
     written once, as train/eval/test splits with their true probabilities."""
-    if not spec.startswith(GENERATED_PREFIX):
+    if not _generated(spec):
         return spec, None
     from sparsectr import synthetic
 
-    rows, rate, seed = spec[len(GENERATED_PREFIX):].split(":")
+    rows, rate, seed = _generated(spec)
     directory = os.path.join(out_dir, "data", dataset_name(spec))
     paths = synthetic.generate_splits(directory, int(rows), float(rate), int(seed), progress=progress)
     return directory, paths["test"]

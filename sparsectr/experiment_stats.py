@@ -37,18 +37,19 @@ POWER = 0.8
 
 # What each finding claims, per metric of a cell: +1 when the loss should be
 # higher than BCE, -1 when lower; and which paper effect sizes it is held to.
-# label: label-based test metrics; truth: against the true probabilities
-# (generated data only; far less evaluation noise).
+# auc and weighted_logloss are label-based test metrics; expected_auc and
+# excess_logloss are against the true probabilities (generated data only; far
+# less evaluation noise); the last two come from the Trainer's run.
 METRICS = {
-    "auc": {"direction": +1, "paper": "auc", "kind": "label", "finding": "RQ3/RQ4: higher AUC"},
-    "weighted_logloss": {"direction": -1, "paper": "logloss", "kind": "label",
+    "auc": {"direction": +1, "paper": "auc", "finding": "RQ3/RQ4: higher AUC"},
+    "weighted_logloss": {"direction": -1, "paper": "logloss",
                          "finding": "Finding 1, RQ3/RQ4: lower test BCE"},
-    "expected_auc": {"direction": +1, "paper": "auc", "kind": "truth", "finding": "RQ3/RQ4: higher AUC"},
-    "excess_logloss": {"direction": -1, "paper": "logloss", "kind": "truth",
+    "expected_auc": {"direction": +1, "paper": "auc", "finding": "RQ3/RQ4: higher AUC"},
+    "excess_logloss": {"direction": -1, "paper": "logloss",
                        "finding": "Finding 1, RQ3/RQ4: lower test BCE"},
-    "train_weighted_logloss": {"direction": -1, "paper": None, "kind": "train",
+    "train_weighted_logloss": {"direction": -1, "paper": None,
                                "finding": "Finding 2: lower training BCE"},
-    "negative_gradient": {"direction": +1, "paper": None, "kind": "train",  # with --diagnostics
+    "negative_gradient": {"direction": +1, "paper": None,  # with --diagnostics
                           "finding": "Finding 4: larger gradient on negatives"},
 }
 
