@@ -270,6 +270,11 @@ def output_paths(out: str, shards: int, gzip_output: bool) -> list[tuple[str, st
     return [(os.path.join(out, n), os.path.join(out, f"_{n}.truth")) for n in names]
 
 
+def _partial_name(path: str) -> str:
+    """A hidden sibling of `path` (ExampleGen skips names starting with "." or "_")."""
+    return os.path.join(os.path.dirname(path), f".{os.path.basename(path)}.partial-{os.getpid()}")
+
+
 def generate_to_path(
     rows: int,
     positive_rate: float,
@@ -288,8 +293,13 @@ def generate_to_path(
     paths = output_paths(out, shards, gzip_output)
     os.makedirs(os.path.dirname(paths[0][0]), exist_ok=True)
     workers = workers or os.cpu_count() or 1
-    data_files = [open(p, "wb") for p, _ in paths]
-    truth_files = [open(t, "wb") for _, t in paths] if with_truth else []
+    # Written under temporary names and renamed once complete: an interrupted
+    # run leaves no file that a later run would take for a finished one.
+    final = [p for p, _ in paths] + ([t for _, t in paths] if with_truth else [])
+    partial = {path: _partial_name(path) for path in final}
+    data_files = [open(partial[p], "wb") for p, _ in paths]
+    truth_files = [open(partial[t], "wb") for _, t in paths] if with_truth else []
+    completed = False
     written = positives = 0
     started = last_report = time.monotonic()
     jobs = [(task, seed, rows, bias, with_truth, gzip_output) for task in _plan(rows, shards)]
@@ -306,11 +316,17 @@ def generate_to_path(
                 last_report = time.monotonic()
                 rate = written / (last_report - started)
                 print(f"generated {written:,}/{rows:,} rows ({rate:,.0f} rows/s)", file=progress, flush=True)
+        completed = True
     finally:
         if pool:
             pool.terminate()
         for f in data_files + truth_files:
             f.close()
+        for path, temporary in partial.items():
+            if completed:
+                os.replace(temporary, path)
+            elif os.path.exists(temporary):
+                os.remove(temporary)
     seconds = time.monotonic() - started
     return {
         "rows": written,

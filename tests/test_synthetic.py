@@ -110,3 +110,26 @@ def test_crosses_matter_main_effects_regression_falls_short_of_the_truth():
     assert without["main+crosses"] - without["main"] < 0.005
     # The gap that crosses open is much larger than the finite-sample gap of a world without them.
     assert (with_crosses["truth"] - with_crosses["main"]) > (without["truth"] - without["main"]) + 0.02
+
+
+def test_an_interrupted_generation_leaves_no_file_a_later_run_would_reuse(tmp_path, monkeypatch):
+    real_task = synthetic._run_task
+    calls = []
+
+    def interrupted_after_one_chunk(job):
+        calls.append(job)
+        if len(calls) > 1:
+            raise KeyboardInterrupt
+        return real_task(job)
+
+    monkeypatch.setattr(synthetic, "_run_task", interrupted_after_one_chunk)
+    out = tmp_path / "d.tsv"
+    with pytest.raises(KeyboardInterrupt):
+        synthetic.generate_to_path(120_000, 0.03, 0, str(out), workers=1, with_truth=True)
+    assert len(calls) == 2  # the first chunk was written to disk before the interruption
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+    monkeypatch.setattr(synthetic, "_run_task", real_task)
+    result = synthetic.generate_to_path(120_000, 0.03, 0, str(out), workers=1, with_truth=True)
+    assert result["rows"] == 120_000 and len(_lines(out)) == 120_000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["_d.tsv.truth", "d.tsv"]
