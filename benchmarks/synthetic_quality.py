@@ -9,9 +9,11 @@ everything before it is cached after the first), and scores on eval and test:
 - constant CTR: the training positive rate;
 - logistic regression on main effects (hashed one-hot, sparsectr.baselines),
   its L2 strength C chosen on the eval rows' logloss;
-- the trained DCN-V2 of each seed, through its serving signature, with the
-  default run's model settings (its epoch chosen by early stopping on eval
-  AUC); their mean, and the seed with the best eval AUC.
+- the DCN-V2 of each training seed with the default settings (sized to the
+  data, models/sizing.py; the epoch of best eval AUC; Platt calibration on
+  eval), through its serving signature: calibrated (`probability`) and before
+  calibration (`model_logit`); their means over seeds, and the spread of the
+  test calibration (mean prediction / mean label) before and after.
 
 Usage: .venv/bin/python benchmarks/synthetic_quality.py --rows 200000 --positive-rate 0.03 --out /tmp/quality
 """
@@ -33,8 +35,9 @@ from models.hparams import ModelConfig  # noqa: E402
 from pipeline.config import PipelineConfig  # noqa: E402
 from sparsectr import baselines, synthetic  # noqa: E402
 from sparsectr.data_profile import read_rows  # noqa: E402
-from sparsectr.run import DEFAULT_RUN_MODEL, run  # noqa: E402
-from sparsectr.serving import predict_probabilities  # noqa: E402
+from sparsectr.run import run  # noqa: E402
+from sparsectr.serving import predict_outputs  # noqa: E402
+from models.serving_contract import MODEL_LOGIT_KEY, PROBABILITY_KEY  # noqa: E402
 
 LR_C_GRID = (0.03, 0.1, 0.3, 1.0)
 
@@ -48,9 +51,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--positive-rate", type=float, default=0.03)
     parser.add_argument("--out", default="/tmp/sparsectr-quality")
-    parser.add_argument("--batch-size", type=int, default=4096)
+    parser.add_argument("--batch-size", type=int, default=None, help="default: sized (models/sizing.py)")
     parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--seeds", default="0,1,2", help="DCN-V2 training seeds (Transform is shared)")
+    parser.add_argument("--seeds", default="0,1,2,3,4", help="DCN-V2 training seeds (Transform is shared)")
     args = parser.parse_args()
 
     files = synthetic.generate_splits(os.path.join(args.out, "data"), args.rows, args.positive_rate)
@@ -62,19 +65,24 @@ def main() -> None:
         return {split: _scores(labels[split], predict(split)) for split in ("eval", "test")}
 
     results = {}
-    dcn = {}
+    dcn, uncalibrated, calibration = {}, {}, {}
     for seed in (int(s) for s in args.seeds.split(",")):
-        model = ModelConfig(**{**DEFAULT_RUN_MODEL, "batch_size": args.batch_size, "epochs": args.epochs,
-                               "seed": seed})
+        model = ModelConfig(batch_size=args.batch_size, epochs=args.epochs, seed=seed)
         config = PipelineConfig(data=os.path.join(args.out, "data"), output_dir=os.path.join(args.out, "run"),
                                 model=model)
         with component_progress():
             summary = run(config)
         if not summary["ok"]:
             raise SystemExit(summary["error"])
-        dcn[seed] = scores(lambda split: predict_probabilities(summary["trained_model"], rows[split]))
+        outputs = {split: predict_outputs(summary["trained_model"], rows[split]) for split in ("eval", "test")}
+        dcn[seed] = scores(lambda split: outputs[split][PROBABILITY_KEY])
+        uncalibrated[seed] = scores(lambda split: 1 / (1 + np.exp(-outputs[split][MODEL_LOGIT_KEY])))
+        calibration[seed] = {  # mean prediction / mean label on test, before and after calibration
+            "before": float(np.mean(1 / (1 + np.exp(-outputs["test"][MODEL_LOGIT_KEY]))) / labels["test"].mean()),
+            "after": float(np.mean(outputs["test"][PROBABILITY_KEY]) / labels["test"].mean())}
         dcn[seed]["training"] = summary["training"]
-        dcn[seed]["blessed"] = summary.get("blessed")
+        dcn[seed]["sized"] = {k: summary["model_config"][k] for k in summary["training_data"]["sized"]}
+        dcn[seed]["in_run_baseline_test"] = summary.get("baseline")
 
     train_rate = float(baselines.labels(rows["train"]).mean())
     results["bayes_optimal"] = scores(lambda split: synthetic.read_truth(files[split][1]))
@@ -82,18 +90,18 @@ def main() -> None:
     lr = {c: scores(lambda split: baselines.fit_predict_logistic(rows["train"], rows[split], c=c)) for c in LR_C_GRID}
     best_c = min(lr, key=lambda c: lr[c]["eval"]["logloss"])
     results[f"logistic regression, main effects (C={best_c}, chosen on eval logloss)"] = lr[best_c]
-    for seed, r in dcn.items():
-        results[f"DCN-V2, training seed {seed}"] = {split: r[split] for split in ("eval", "test")}
-    results["DCN-V2, mean over seeds"] = {
-        split: {m: float(np.mean([r[split][m] for r in dcn.values()])) for m in ("auc", "logloss")}
-        for split in ("eval", "test")}
-    chosen = max(dcn, key=lambda seed: dcn[seed]["eval"]["auc"])
-    results[f"DCN-V2, seed chosen on eval AUC ({chosen})"] = {split: dcn[chosen][split] for split in ("eval", "test")}
+    for name, runs in (("DCN-V2 with defaults (Platt-calibrated)", dcn), ("DCN-V2 before calibration", uncalibrated)):
+        for seed, r in runs.items():
+            results[f"{name}, training seed {seed}"] = {split: r[split] for split in ("eval", "test")}
+        results[f"**{name}, mean over seeds**"] = {
+            split: {m: float(np.mean([r[split][m] for r in runs.values()])) for m in ("auc", "logloss")}
+            for split in ("eval", "test")}
+    spread = {when: [c[when] for c in calibration.values()] for when in ("before", "after")}
 
     report = {"rows": args.rows, "positive_rate": args.positive_rate,
               "split_rows": {k: len(v) for k, v in rows.items()},
               "test_positive_rate": float(labels["test"].mean()), "model": model.to_dict(),
-              "dcn_runs": dcn, "lr_by_c": lr, "results": results}
+              "dcn_runs": dcn, "lr_by_c": lr, "results": results, "test_calibration": calibration}
     with open(os.path.join(args.out, "report.json"), "w") as f:
         json.dump(report, f, indent=1)
     print(f"report: {os.path.join(args.out, 'report.json')}")
@@ -101,6 +109,10 @@ def main() -> None:
     for name, r in results.items():
         print(f"| {name} | {r['eval']['auc']:.4f} | {r['eval']['logloss']:.4f} "
               f"| {r['test']['auc']:.4f} | {r['test']['logloss']:.4f} |")
+    print("\ntest calibration (mean prediction / mean label) per seed:")
+    for when, values in spread.items():
+        print(f"{when} calibration: {', '.join(f'{v:.3f}' for v in values)}; range {min(values):.3f}-{max(values):.3f}, "
+              f"sd {np.std(values, ddof=1) if len(values) > 1 else 0:.3f}")
 
 
 if __name__ == "__main__":

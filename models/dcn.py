@@ -23,13 +23,30 @@ EMBEDDING_PREFIX, CROSS_PREFIX, DNN_PREFIX = "embedding_", "cross_", "dnn_"
 PROJECTION_HIDDEN = 64  # contrastive projection head: Dense(64, relu) -> Dense(projection_dim)
 
 
+class CapIds(tf.keras.layers.Layer):
+    """Ids above `max_id` become `max_id`. With a vocabulary minimum count raised by the Trainer
+    (models/vocabulary.py), `max_id` is the OOV id and the ids capped are the rarer values."""
+
+    def __init__(self, max_id: int, **kwargs):
+        super().__init__(**kwargs)
+        self.max_id = max_id
+
+    def call(self, ids: tf.Tensor) -> tf.Tensor:
+        return tf.minimum(ids, tf.constant(self.max_id, ids.dtype))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "max_id": self.max_id}
+
+
 def build_dcn_v2(config: ModelConfig, vocabulary_sizes: dict[str, int]) -> tf.keras.Model:
-    """`vocabulary_sizes[name]` is the number of ids of field `name` (ids 0..size-1)."""
+    """`vocabulary_sizes[name]` is the number of ids of field `name` (ids 0..size-1; larger ids share
+    id size-1)."""
     inputs = {name: tf.keras.Input(shape=(), name=name, dtype=tf.int64) for name in features.FEATURE_KEYS}
     regularizer = tf.keras.regularizers.l2(config.embedding_l2) if config.embedding_l2 else None
     embedded = [
         tf.keras.layers.Embedding(vocabulary_sizes[name], config.embedding_dim, embeddings_regularizer=regularizer,
-                                  name=f"{EMBEDDING_PREFIX}{name}")(inputs[name])
+                                  name=f"{EMBEDDING_PREFIX}{name}")(
+            CapIds(vocabulary_sizes[name] - 1, name=f"cap_{name}")(inputs[name]))
         for name in features.FEATURE_KEYS
     ]
     x0 = tf.keras.layers.Concatenate(name="embeddings")(embedded)

@@ -9,9 +9,13 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Optional
 
+from models.calibration import CALIBRATIONS
 from models.features import FEATURE_KEYS
+from models.sizing import SIZED_FIELDS, SPEC_MIN_COUNT, DataSize, sized_settings
 
 STRUCTURES = ("parallel", "stacked")
+# Validation metrics early stopping can watch, and whether higher is better.
+MONITORS = {"auc": "max", "weighted_logloss": "min"}
 # Key of the ModelConfig dict in Transform's and Trainer's custom_config.
 MODEL_CONFIG_KEY = "model"
 # Each loss's BCE weight alpha when none is given: the paper's tuned values
@@ -50,7 +54,8 @@ TRANSFORM_FIELDS = ("categorical_min_count", "integer_buckets", "beta", "sparsit
 @dataclasses.dataclass
 class ModelConfig:
     # Features (Transform).
-    categorical_min_count: int = 2  # values seen fewer times go to the OOV id
+    # Fields left None are sized to the training data by the Trainer (models/sizing.py).
+    categorical_min_count: Optional[int] = None  # values seen fewer times go to the OOV id
     integer_buckets: int = 32  # quantile buckets of sign(x) * log(1 + |x|)
     beta: float = 1.0  # example weight of positives (SPEC 2); negatives weigh 1
     # Sparsity buckets (models/sparsity.py, docs/EVALUATION.md): the training
@@ -69,8 +74,8 @@ class ModelConfig:
     cross_layers: int = 3
     cross_projection_dim: int = 0  # 0 = full-rank cross layers; > 0 = low-rank
     dnn_units: tuple[int, ...] = (500, 500, 500)
-    dropout: float = 0.1
-    embedding_l2: float = 1e-5
+    dropout: Optional[float] = None
+    embedding_l2: Optional[float] = None
     # Optimisation.
     loss: str = "bce"
     # Weight of BCE in alpha * BCE + (1 - alpha) * auxiliary term (JRC: of its
@@ -84,7 +89,15 @@ class ModelConfig:
     # similarity matrix to [anchors, batch] (docs/PERFORMANCE.md: step time).
     contrastive_anchors: int = 1024
     learning_rate: float = 1e-3
-    batch_size: int = 4096
+    # Validation metric of early stopping, the learning-rate schedule and the
+    # kept epoch (SPEC 5: AUC). weighted_logloss also watches calibration.
+    monitor: str = "auc"
+    # Post-hoc calibration of the click logit on the validation rows, built into
+    # the serving signatures (models/calibration.py): none, platt or isotonic.
+    # Platt by default: it fixes the level of the predictions at no cost in AUC
+    # (docs/PERFORMANCE.md); `sparsectr experiment` cells use none.
+    calibration: str = "platt"
+    batch_size: Optional[int] = None
     epochs: int = 10
     early_stopping_patience: int = 2
     # Gradient diagnostics (models/diagnostics.py): off, or on every batch with
@@ -115,6 +128,10 @@ class ModelConfig:
             raise ValueError(f"structure: expected one of {STRUCTURES}, got {self.structure!r}")
         if not 0.0 < self.beta <= 1.0:
             raise ValueError(f"beta: expected 0 < beta <= 1 (SPEC section 2), got {self.beta}")
+        if self.monitor not in MONITORS:
+            raise ValueError(f"monitor: expected one of {', '.join(MONITORS)}, got {self.monitor!r}")
+        if self.calibration not in CALIBRATIONS:
+            raise ValueError(f"calibration: expected one of {', '.join(CALIBRATIONS)}, got {self.calibration!r}")
         if self.loss not in DEFAULT_ALPHA:
             raise ValueError(f"loss: unknown {self.loss!r}; available: {', '.join(sorted(DEFAULT_ALPHA))}")
         if self.alpha is not None and not 0.0 <= self.alpha <= 1.0:
@@ -127,9 +144,28 @@ class ModelConfig:
         if self.gamma < 0:
             raise ValueError(f"gamma: expected gamma >= 0, got {self.gamma}")
         for name in ("batch_size", "epochs", "embedding_dim", "integer_buckets", "projection_dim",
-                     "diagnostics_every"):
-            if getattr(self, name) < 1:
+                     "diagnostics_every", "categorical_min_count"):
+            if getattr(self, name) is not None and getattr(self, name) < 1:
                 raise ValueError(f"{name}: expected a positive integer, got {getattr(self, name)}")
+        if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout: expected 0 <= dropout < 1, got {self.dropout}")
+        if self.embedding_l2 is not None and self.embedding_l2 < 0:
+            raise ValueError(f"embedding_l2: expected a non-negative weight, got {self.embedding_l2}")
+
+    def unsized_fields(self) -> tuple[str, ...]:
+        """The settings left to the Trainer's sizing rule (models/sizing.py)."""
+        return tuple(name for name in SIZED_FIELDS if getattr(self, name) is None)
+
+    def sized(self, size: DataSize) -> "ModelConfig":
+        """A copy with every unset sized setting filled for training data of `size`."""
+        values = sized_settings(size, self.batch_size)
+        return dataclasses.replace(self, **{name: values[name] for name in self.unsized_fields()})
+
+    @property
+    def vocabulary_floor(self) -> int:
+        """Transform's vocabulary minimum count: the given one, else the lowest the sizing rule picks
+        (the Trainer then sends the values below its sized count to the OOV id)."""
+        return self.categorical_min_count if self.categorical_min_count is not None else SPEC_MIN_COUNT
 
     @property
     def effective_alpha(self) -> float:

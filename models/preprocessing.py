@@ -11,8 +11,11 @@ Every one of the 39 fields becomes one id for an embedding lookup:
   vectorised and scalar log1p differ in the last bit: served predictions
   changed with the batch (up to 0.018 in probability on real rows).
 - categoricals C1..C26: a vocabulary of the training split's values seen at
-  least `categorical_min_count` times (ids 1..V); rarer and unseen values share
-  the OOV id V + 1; a missing value gets id 0.
+  least `vocabulary_floor` times (the given `categorical_min_count`, else 2),
+  most frequent first (ids 1..V), stored with each value's count; rarer and
+  unseen values share the OOV id V + 1; a missing value gets id 0. The
+  Trainer may raise the minimum count (models/sizing.py): the model then
+  caps ids at the last value counted often enough, plus one for OOV.
 - label: 0/1 as int64; weight: beta for positives, 1 for negatives (SPEC 2).
 - sparsity_bucket: the example's sparsity bucket (models/sparsity.py), and
   slice_<name>: the raw value of each of `slice_features` (models/slices.py),
@@ -54,9 +57,10 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: Optional[dict[str, A
     for name in features.CATEGORICAL_FEATURE_KEYS:
         ids = tft.compute_and_apply_vocabulary(
             as_sparse(inputs[name]),
-            frequency_threshold=config.categorical_min_count,
+            frequency_threshold=config.vocabulary_floor,
             num_oov_buckets=1,
             vocab_filename=vocabulary_name(name),
+            store_frequency=True,  # lines "count value", most frequent first (models/vocabulary.py)
         )
         outputs[name] = _dense_ids(ids)
     if features.LABEL_KEY in inputs:

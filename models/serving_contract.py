@@ -3,10 +3,12 @@ the raw-feature signature's column encoding, and TF Serving's request protos.
 
 Signatures of the SavedModel (models/trainer.py):
 - `serving_default`: `examples`, serialized tf.Examples of raw Criteo rows
-  (label not needed) -> `probability`, `logit`;
+  (label not needed) -> `probability`, `logit` (calibrated when the model was
+  trained with a calibration, models/calibration.py) and `model_logit` (the
+  network's logit; equal to `logit` without calibration);
 - `predict_raw`: one [batch] string input per Criteo column, I1..I13 and
   C1..C26, for JSON clients: a value as written in the raw log line (decimal
-  integers, 8-hex-digit categoricals), "" when missing -> `probability`, `logit`;
+  integers, 8-hex-digit categoricals), "" when missing -> the same outputs;
 - `transform_features`: serialized tf.Examples -> the transformed features
   (what TFMA uses for labels, weights and the sparsity bucket).
 The trained model's settings are in `assets.extra/model_config.json` and TF
@@ -26,6 +28,7 @@ TRANSFORM_SIGNATURE = "transform_features"
 EXAMPLES_INPUT = "examples"
 PROBABILITY_KEY = "probability"
 LOGIT_KEY = "logit"
+MODEL_LOGIT_KEY = "model_logit"  # the network's click logit before post-hoc calibration
 MISSING = ""  # a missing column in `predict_raw`
 ASSETS_EXTRA = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"  # the name TF Serving looks for in assets.extra

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
+from typing import Any, Optional
 
+import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
@@ -15,30 +16,44 @@ from tfx import v1 as tfx
 from tfx_bsl.public import tfxio
 
 from models import features
+from models.calibration import calibrated_logit, fit_calibration
 from models.dcn import build_dcn_v2
 from models.diagnostics import with_diagnostics
-from models.hparams import ModelConfig
+from models.hparams import MONITORS, ModelConfig
 from models.losses import click_logit, get_loss
-from models.preprocessing import WEIGHT_KEY, vocabulary_name
-from models.serving_contract import (ASSETS_EXTRA, CONFIG_FILE, EXAMPLES_INPUT, LOGIT_KEY, MISSING, PROBABILITY_KEY,
+from models.preprocessing import WEIGHT_KEY
+from models.sizing import DataSize
+from models.vocabulary import id_counts, most_frequent_values
+from models.serving_contract import (ASSETS_EXTRA, CONFIG_FILE, EXAMPLES_INPUT, LOGIT_KEY, MISSING, MODEL_LOGIT_KEY,
+                                     PROBABILITY_KEY,
                                      RAW_SIGNATURE, SERVING_SIGNATURE, TRANSFORM_SIGNATURE, WARMUP_FILE,
                                      serialized_examples, write_warmup_requests)
 
 HISTORY_FILE = "history.json"
+TRAINING_KEY = "training"  # in model_config.json: the rows trained on and the settings sized to them
+COUNT_BATCH_SIZE = 8192
 DIAGNOSTICS_DIR = "diagnostics"  # in the Trainer's model_run directory
 
 
-def vocabulary_sizes(tft_output: tft.TFTransformOutput, config: ModelConfig) -> dict[str, int]:
-    """Number of ids per field, as preprocessing_fn assigns them."""
-    sizes = {name: config.integer_buckets + 1 for name in features.INTEGER_FEATURE_KEYS}
-    for name in features.CATEGORICAL_FEATURE_KEYS:
-        sizes[name] = tft_output.vocabulary_size_by_name(vocabulary_name(name)) + 2  # + missing + OOV
-    return sizes
+# Trainer custom_config key: the fraction of the train split held out for validation when the
+# pipeline has no separate split for it (pipeline/pipeline.py); 0 or absent = validate on eval_files.
+HOLDOUT_KEY = "validation_holdout"
+_HOLDOUT_BUCKETS = 1000
+
+
+def _held_out(inputs: dict[str, tf.Tensor], fraction: float) -> tf.Tensor:
+    """[batch] bool: the rows of a deterministic `fraction` of all rows, chosen by a hash of the
+    row's 39 ids, so the same rows are held out in every epoch and every run, whatever the file order."""
+    ids = tf.strings.as_string(tf.stack([inputs[name] for name in features.FEATURE_KEYS], axis=1))
+    bucket = tf.strings.to_hash_bucket_fast(tf.strings.reduce_join(ids, axis=1, separator=","), _HOLDOUT_BUCKETS)
+    return bucket < round(fraction * _HOLDOUT_BUCKETS)
 
 
 def make_dataset(file_pattern: list[str], data_accessor, tft_output: tft.TFTransformOutput, batch_size: int,
-                 shuffle: bool, seed: int) -> tf.data.Dataset:
-    """(features, label, weight) batches of transformed examples, one pass."""
+                 shuffle: bool, seed: int, holdout: float = 0.0, validation: bool = False) -> tf.data.Dataset:
+    """(features, label, weight) batches of transformed examples, one pass. With `holdout` > 0, only
+    the held-out rows (`validation`) or only the others; batches then hold about that share of
+    `batch_size` rows."""
     dataset = data_accessor.tf_dataset_factory(
         file_pattern,
         tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=features.LABEL_KEY, num_epochs=1,
@@ -48,9 +63,59 @@ def make_dataset(file_pattern: list[str], data_accessor, tft_output: tft.TFTrans
 
     def split(transformed, label):
         inputs = {name: transformed[name] for name in features.FEATURE_KEYS}
-        return inputs, tf.reshape(label, [-1, 1]), transformed[WEIGHT_KEY]
+        batch = inputs, tf.reshape(label, [-1, 1]), transformed[WEIGHT_KEY]
+        if holdout:
+            keep = _held_out(inputs, holdout)
+            keep = keep if validation else tf.logical_not(keep)
+            batch = tf.nest.map_structure(lambda t: tf.boolean_mask(t, keep), batch)
+        return batch
 
-    return dataset.map(split, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+    dataset = dataset.map(split, num_parallel_calls=tf.data.AUTOTUNE)
+    if holdout:
+        dataset = dataset.filter(lambda inputs, label, weight: tf.size(label) > 0)
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def validation_predictions(model: tf.keras.Model, dataset: tf.data.Dataset) -> tuple[np.ndarray, ...]:
+    """(click logits, labels, weights) of every row of a (features, label, weight) dataset."""
+    parts: list[tuple[np.ndarray, ...]] = []
+    for inputs, label, weight in dataset:
+        logit = click_logit(model(inputs, training=False))[:, 0]
+        parts.append((logit.numpy(), label.numpy().reshape(-1), weight.numpy().reshape(-1)))
+    return tuple(np.concatenate(column) for column in zip(*parts))
+
+
+def count_examples(dataset: tf.data.Dataset) -> DataSize:
+    """Examples and positives of a (features, label, weight) dataset, in one pass."""
+    examples, positives = dataset.reduce(
+        (tf.constant(0, tf.int64), tf.constant(0, tf.int64)),
+        lambda acc, batch: (acc[0] + tf.size(batch[1], out_type=tf.int64), acc[1] + tf.reduce_sum(batch[1])))
+    return DataSize(int(examples), int(positives))
+
+
+class NonFiniteLossError(FloatingPointError):
+    pass
+
+
+class FailOnNonFiniteLoss(tf.keras.callbacks.Callback):
+    """Stops training at the first batch whose loss is NaN or infinite, with an error: the run fails
+    and nothing is exported or pushed (Keras' TerminateOnNaN only stops, and the run would go on)."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            raise NonFiniteLossError(
+                f"training loss is {loss} at epoch {self._epoch + 1}, batch {batch + 1}: training diverged. "
+                f"Lower --learning-rate, raise --batch-size, or check the input features; no model was exported.")
+
+
+def best_epoch(history: dict[str, list[float]], monitor: str) -> int:
+    """Index of the epoch early stopping keeps: the best validation `monitor` (MONITORS)."""
+    values = history[f"val_{monitor}"]
+    return int(np.argmax(values) if MONITORS[monitor] == "max" else np.argmin(values))
 
 
 class _OnClickLogit:
@@ -95,15 +160,17 @@ def _raw_columns_to_features(columns: dict[str, tf.Tensor], raw_spec: dict) -> d
     return parsed
 
 
-def _signatures(model: tf.keras.Model, tft_output: tft.TFTransformOutput) -> dict[str, Any]:
+def _signatures(model: tf.keras.Model, tft_output: tft.TFTransformOutput,
+                calibration: Optional[dict[str, Any]]) -> dict[str, Any]:
     model.tft_layer = tft_output.transform_features_layer()
     raw_spec = tft_output.raw_feature_spec()
     serving_spec = {k: v for k, v in raw_spec.items() if k != features.LABEL_KEY}
 
     def predict(raw_features: dict) -> dict[str, tf.Tensor]:
         transformed = model.tft_layer(raw_features)
-        logit = click_logit(model({name: transformed[name] for name in features.FEATURE_KEYS}))[:, 0]
-        return {PROBABILITY_KEY: tf.sigmoid(logit), LOGIT_KEY: logit}
+        model_logit = click_logit(model({name: transformed[name] for name in features.FEATURE_KEYS}))[:, 0]
+        logit = calibrated_logit(calibration, model_logit)
+        return {PROBABILITY_KEY: tf.sigmoid(logit), LOGIT_KEY: logit, MODEL_LOGIT_KEY: model_logit}
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
     def serve(examples):
@@ -125,43 +192,53 @@ def _signatures(model: tf.keras.Model, tft_output: tft.TFTransformOutput) -> dic
 def _warmup_rows(tft_output: tft.TFTransformOutput) -> list[dict[str, Any]]:
     """Two raw rows for TF Serving's warmup: every categorical at its most frequent training
     value, and a row with every feature missing."""
-    frequent = {}
-    for name in features.CATEGORICAL_FEATURE_KEYS:
-        vocabulary = tft_output.vocabulary_by_name(vocabulary_name(name))
-        if vocabulary:
-            frequent[name] = vocabulary[0]
-    return [frequent, {}]
+    return [most_frequent_values(tft_output), {}]
 
 
 def export_serving_model(model: tf.keras.Model, tft_output: tft.TFTransformOutput, config: ModelConfig,
-                         export_dir: str) -> None:
+                         export_dir: str, training: Optional[dict[str, Any]] = None) -> None:
+    calibration = (training or {}).get("calibration")
     """The SavedModel, its settings and its warmup requests (models/serving_contract.py)."""
     # Serving needs the signatures and weights only: without the optimizer's
     # slots the SavedModel is a third of the size, and without Keras' per-layer
     # call traces the export takes 0.5 s instead of 4-5 s.
-    model.save(export_dir, save_format="tf", signatures=_signatures(model, tft_output),
+    model.save(export_dir, save_format="tf", signatures=_signatures(model, tft_output, calibration),
                include_optimizer=False, save_traces=False)
     extra = os.path.join(export_dir, ASSETS_EXTRA)
     tf.io.gfile.makedirs(extra)
     with tf.io.gfile.GFile(os.path.join(extra, CONFIG_FILE), "w") as f:
-        json.dump(config.to_dict(), f, indent=1, sort_keys=True)
+        json.dump({**config.to_dict(), **({TRAINING_KEY: training} if training else {})}, f, indent=1, sort_keys=True)
     rows = _warmup_rows(tft_output)
     write_warmup_requests(os.path.join(extra, WARMUP_FILE), serialized_examples(rows), rows)
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    config = ModelConfig.from_custom_config(fn_args.custom_config)
-    tf.keras.utils.set_random_seed(config.seed)
+    given = ModelConfig.from_custom_config(fn_args.custom_config)
+    tf.keras.utils.set_random_seed(given.seed)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
-    train = make_dataset(fn_args.train_files, fn_args.data_accessor, tft_output, config.batch_size, True, config.seed)
-    valid = make_dataset(fn_args.eval_files, fn_args.data_accessor, tft_output, config.batch_size, False, config.seed)
+    holdout = float((fn_args.custom_config or {}).get(HOLDOUT_KEY) or 0.0)
+    valid_files = fn_args.train_files if holdout else fn_args.eval_files
 
-    model = build_dcn_v2(config, vocabulary_sizes(tft_output, config))
+    def dataset(files, batch_size, shuffle, validation=False):
+        return make_dataset(files, fn_args.data_accessor, tft_output, batch_size, shuffle, given.seed, holdout,
+                            validation)
+
+    size = count_examples(dataset(fn_args.train_files, COUNT_BATCH_SIZE, False))
+    config = given.sized(size)
+    training = {"examples": size.examples, "positives": size.positives, "sized": list(given.unsized_fields()),
+                "validation": f"{holdout:.0%} of train, held out by row hash" if holdout else "eval split"}
+    logging.info("Training on %s; settings: %s", training, config.to_dict())
+    train = dataset(fn_args.train_files, config.batch_size, True)
+    valid = dataset(valid_files, config.batch_size, False, validation=True)
+
+    model = build_dcn_v2(config, id_counts(tft_output, config.categorical_min_count, config.integer_buckets))
+    monitor, mode = f"val_{config.monitor}", MONITORS[config.monitor]
     callbacks = [
+        FailOnNonFiniteLoss(),
         tf.keras.callbacks.TensorBoard(log_dir=os.path.join(fn_args.model_run_dir, "tensorboard")),
-        tf.keras.callbacks.EarlyStopping(monitor="val_auc", mode="max", patience=config.early_stopping_patience,
+        tf.keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=config.early_stopping_patience,
                                          restore_best_weights=True),
-        tf.keras.callbacks.ReduceLROnPlateau(monitor="val_auc", mode="max", factor=0.1, patience=1),
+        tf.keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.1, patience=1),
     ]
     if config.diagnostics:
         model, recorders = with_diagnostics(model, config.diagnostics_every,
@@ -174,4 +251,6 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     tf.io.gfile.makedirs(fn_args.model_run_dir)
     with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
         json.dump(epochs, f, indent=1)
-    export_serving_model(model, tft_output, config, fn_args.serving_model_dir)
+    if config.calibration != "none":
+        training["calibration"] = fit_calibration(config.calibration, *validation_predictions(model, valid))
+    export_serving_model(model, tft_output, config, fn_args.serving_model_dir, training)

@@ -21,6 +21,7 @@ LOCAL_BEAM_ARGS = (
     f"--setup_file={PROJECT_ROOT / 'setup.py'}",
 )
 _GLOB_CHARS = "*?[{"
+VALIDATION_HOLDOUT = 0.1
 
 
 @dataclasses.dataclass
@@ -80,6 +81,12 @@ class PipelineConfig:
         """TFMA evaluates on the test split when there is one, else on eval."""
         presplit = self.presplit_names()
         return "test" if (not presplit or "test" in presplit) else "eval"
+
+    def validation_holdout(self) -> float:
+        """The share of train the Trainer holds out to validate on (early stopping, calibration): none
+        when TFMA scores a test split (the Trainer validates on eval), VALIDATION_HOLDOUT when TFMA
+        scores eval, so that model selection never sees the rows evaluation scores."""
+        return 0.0 if self.evaluation_split() == "test" else VALIDATION_HOLDOUT
 
 
 def input_location(data: str) -> tuple[str, str]:

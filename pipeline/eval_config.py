@@ -21,7 +21,7 @@ def slicing_specs(config: PipelineConfig) -> list[tfma.SlicingSpec]:
         tfma.SlicingSpec(feature_keys=[slice_key(name)]) for name in config.model.slice_features]
 
 
-def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
+def eval_config(config: PipelineConfig, reference: bool = False) -> tfma.EvalConfig:
     """AUC (pipeline/auc_metric.py), logloss (beta-weighted and unweighted),
     calibration (mean prediction / mean label, weighted and not), example
     counts (weighted and not) and a calibration plot; overall and per slice.
@@ -35,6 +35,9 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
     Blessing: AUC at least `min_auc`; against the latest blessed model (when
     there is one), AUC may drop by at most `auc_tolerance` and the weighted
     logloss rise by at most `logloss_tolerance`.
+
+    `reference`: for the logistic-regression baseline (BaselineEvaluator): the
+    same metrics on the overall slice, no thresholds (it is measured, not blessed).
     """
     # A MetricConfig's `threshold` would gate every slice, and a bucket without
     # positives has no AUC; blessing judges the overall slice.
@@ -48,8 +51,9 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
         change_threshold=tfma.GenericChangeThreshold(direction=tfma.MetricDirection.LOWER_IS_BETTER,
                                                      absolute={"value": config.logloss_tolerance}),
     )
-    auc_threshold = tfma.PerSliceMetricThreshold(slicing_specs=overall, threshold=auc_threshold)
-    logloss_threshold = tfma.PerSliceMetricThreshold(slicing_specs=overall, threshold=logloss_threshold)
+    auc_thresholds = [] if reference else [tfma.PerSliceMetricThreshold(slicing_specs=overall, threshold=auc_threshold)]
+    logloss_thresholds = [] if reference else [
+        tfma.PerSliceMetricThreshold(slicing_specs=overall, threshold=logloss_threshold)]
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(
@@ -63,12 +67,12 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
                 example_weight_key=WEIGHT_KEY,
             )
         ],
-        slicing_specs=slicing_specs(config),
+        slicing_specs=overall if reference else slicing_specs(config),
         metrics_specs=[
             tfma.MetricsSpec(
                 metrics=[
                     tfma.MetricConfig(class_name="ExampleCount"),  # the sum of weights
-                    tfma.MetricConfig(class_name="BinaryCrossentropy", per_slice_thresholds=[logloss_threshold]),
+                    tfma.MetricConfig(class_name="BinaryCrossentropy", per_slice_thresholds=logloss_thresholds),
                     tfma.MetricConfig(class_name="Calibration"),
                 ],
                 example_weights=tfma.ExampleWeightOptions(weighted=True),
@@ -78,7 +82,7 @@ def eval_config(config: PipelineConfig) -> tfma.EvalConfig:
                     tfma.MetricConfig(class_name="ExampleCount"),
                     # AUC is the same weighted or not: beta weighs every positive alike (SPEC 2).
                     tfma.MetricConfig(class_name=auc_metric.ExactAUC.__name__, module=auc_metric.__name__,
-                                      per_slice_thresholds=[auc_threshold]),
+                                      per_slice_thresholds=auc_thresholds),
                     tfma.MetricConfig(class_name="BinaryCrossentropy"),
                     tfma.MetricConfig(class_name="Calibration"),
                     tfma.MetricConfig(class_name="MeanLabel"),

@@ -13,6 +13,7 @@ from models.sparsity import SPARSITY_BUCKET_KEY, bucket_names
 OVERALL = "overall"
 EXAMPLE_COUNT = "example_count"
 WEIGHTED_PREFIX = "weighted_"
+WEIGHTED_LOGLOSS = f"{WEIGHTED_PREFIX}binary_crossentropy"  # the beta-weighted logloss
 
 
 def slice_name(slice_key) -> str:

@@ -1,15 +1,22 @@
 """The TFX DAG, built from one PipelineConfig."""
 from __future__ import annotations
 
+from typing import Optional
+
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
 from components.criteo_example_gen.component import CriteoExampleGen
 from components.serving_pusher.component import ServingPusher
 from components.validation_gate.component import ValidationGate
+from models.baseline import BASELINE_FIELDS
 from models.hparams import TRANSFORM_FIELDS
+from models.trainer import HOLDOUT_KEY
 from pipeline.config import SPLIT_NAMES, PipelineConfig, input_location
 from pipeline.eval_config import eval_config
+
+BASELINE_TRAINER = "BaselineTrainer"
+BASELINE_EVALUATOR = "BaselineEvaluator"
 
 
 def data_components(config: PipelineConfig) -> list:
@@ -62,26 +69,41 @@ def _transform_and_trainer(config: PipelineConfig, data: list) -> tuple:
         disable_analyzer_cache=True,
     )
     transform.add_upstream_node(gate)
-    trainer = tfx.components.Trainer(
-        run_fn="models.trainer.run_fn",
+    return transform, _trainer(config, transform, "models.trainer.run_fn")
+
+
+def _trainer(config: PipelineConfig, transform, run_fn: str, fields: Optional[tuple[str, ...]] = None):
+    """A Trainer of `run_fn` on Transform's output. Early stopping never watches the rows TFMA
+    scores: the Trainer validates on the eval split when TFMA scores test, else on rows held out
+    of train (PipelineConfig.validation_holdout). `fields`: the model settings it reads (all when
+    None); a change to any other leaves its cached run valid."""
+    holdout = config.validation_holdout()
+    return tfx.components.Trainer(
+        run_fn=run_fn,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
-        schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=["train"]),
-        eval_args=tfx.proto.EvalArgs(splits=["eval"]),
-        custom_config=config.model.to_custom_config(),
+        eval_args=tfx.proto.EvalArgs(splits=["train" if holdout else "eval"]),
+        custom_config={**config.model.to_custom_config(fields), HOLDOUT_KEY: holdout},
     )
-    return transform, trainer
 
 
-def _evaluator(config: PipelineConfig, example_gen, trainer, baseline=None):
+def _evaluator(config: PipelineConfig, example_gen, trainer, baseline=None, reference: bool = False):
     return tfx.components.Evaluator(
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"] if baseline else None,
         example_splits=[config.evaluation_split()],
-        eval_config=eval_config(config),
+        eval_config=eval_config(config, reference=reference),
     )
+
+
+def _logistic_regression(config: PipelineConfig, example_gen, transform) -> list:
+    """The logistic-regression baseline (models/baseline.py), trained on the DCN-V2's rows and
+    scored on its split, so every run says whether the DCN-V2 beats it."""
+    baseline_trainer = _trainer(config, transform, "models.baseline.run_fn", BASELINE_FIELDS).with_id(BASELINE_TRAINER)
+    evaluator = _evaluator(config, example_gen, baseline_trainer, reference=True).with_id(BASELINE_EVALUATOR)
+    return [baseline_trainer, evaluator]
 
 
 def training_components(config: PipelineConfig, data: list) -> list:
@@ -102,7 +124,7 @@ def training_components(config: PipelineConfig, data: list) -> list:
             filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)),
         min_slice_size=config.min_slice_size,
     )
-    return [transform, trainer, baseline, evaluator, pusher]
+    return [transform, trainer, baseline, evaluator, pusher] + _logistic_regression(config, data[0], transform)
 
 
 def _pipeline(config: PipelineConfig, name: str, components: list, local_metadata: bool) -> tfx.dsl.Pipeline:

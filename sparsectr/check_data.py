@@ -23,6 +23,9 @@ from components.validation_gate.executor import anomalies_report, describe_anoma
 from models import features
 from pipeline.config import SPLIT_NAMES, PipelineConfig
 from pipeline.pipeline import create_data_pipeline
+from sparsectr.run_outputs import RunOutputs, execution_mark, open_store
+
+EXAMPLE_GEN = "CriteoExampleGen"
 
 
 def latest_artifact_dir(pipeline_root: str, component: str, output: str) -> Optional[str]:
@@ -51,19 +54,18 @@ def split_counts(statistics_dir: str) -> dict[str, dict[str, int]]:
     return dict(sorted(result.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
 
 
-def collect_report(pipeline_root: str) -> dict[str, Any]:
+def collect_report(outputs: RunOutputs) -> dict[str, Any]:
+    """Rows per split, rejects and anomalies of one run (sparsectr/run_outputs.py)."""
     report: dict[str, Any] = {"ingestion": None, "splits": {}, "anomalies": []}
-    rejects_dir = latest_artifact_dir(pipeline_root, "CriteoExampleGen", "rejects") or latest_artifact_dir(
-        pipeline_root, "CriteoExampleGen", FAILED_REJECTS_DIR
-    )
+    rejects_dir = outputs.uri(EXAMPLE_GEN, "rejects") or outputs.uri(EXAMPLE_GEN, FAILED_REJECTS_DIR)
     if rejects_dir:
         report["ingestion"] = load_summaries(rejects_dir)
         report["rejects_dir"] = rejects_dir
-    report["examples_dir"] = latest_artifact_dir(pipeline_root, "CriteoExampleGen", "examples")
-    statistics_dir = latest_artifact_dir(pipeline_root, "StatisticsGen", "statistics")
+    report["examples_dir"] = outputs.uri(EXAMPLE_GEN, "examples")
+    statistics_dir = outputs.uri("StatisticsGen", "statistics")
     if statistics_dir:
         report["splits"] = split_counts(statistics_dir)
-    anomalies_dir = latest_artifact_dir(pipeline_root, "ExampleValidator", "anomalies")
+    anomalies_dir = outputs.uri("ExampleValidator", "anomalies")
     if anomalies_dir:
         report["anomalies"] = describe_anomalies(load_anomalies(anomalies_dir))
     return report
@@ -72,11 +74,13 @@ def collect_report(pipeline_root: str) -> dict[str, Any]:
 def check_one(config: PipelineConfig) -> dict[str, Any]:
     """Runs the data pipeline on `config.data` and reports; never raises for bad data."""
     error = None
+    store = open_store(config.metadata_path)
+    mark = execution_mark(store)
     try:
         LocalDagRunner().run(create_data_pipeline(config))
     except Exception as e:  # the report says what failed; the exit code follows
         error = f"{type(e).__name__}: {e}"
-    report = collect_report(config.pipeline_root)
+    report = collect_report(RunOutputs.since(store, mark, config.pipeline_root))
     report["data"] = config.data
     report["max_reject_fraction"] = config.max_reject_fraction
     report["error"] = error

@@ -37,11 +37,11 @@ def _cmd_check_data(args: argparse.Namespace) -> int:
     return 0 if all(r["usable"] for r in reports) else 1
 
 
-def _model_overrides(args: argparse.Namespace, defaults: Optional[dict] = None) -> dict:
-    """ModelConfig settings given on the command line, over `defaults`."""
+def _model_overrides(args: argparse.Namespace) -> dict:
+    """ModelConfig settings given on the command line."""
     from models.hparams import SEQUENCE_FIELDS
 
-    overrides = dict(defaults or {})
+    overrides = {}
     overrides.update({name: getattr(args, name) for name in _MODEL_FLAGS if getattr(args, name, None) is not None})
     if getattr(args, "diagnostics", False):
         overrides["diagnostics"] = True
@@ -51,10 +51,10 @@ def _model_overrides(args: argparse.Namespace, defaults: Optional[dict] = None) 
     return overrides
 
 
-def _model_config(args: argparse.Namespace, defaults: Optional[dict] = None):
+def _model_config(args: argparse.Namespace):
     from models.hparams import ModelConfig
 
-    return ModelConfig(**_model_overrides(args, defaults))
+    return ModelConfig(**_model_overrides(args))
 
 
 def _pipeline_overrides(args: argparse.Namespace) -> dict:
@@ -69,10 +69,10 @@ def _pipeline_overrides(args: argparse.Namespace) -> dict:
 def _cmd_run(args: argparse.Namespace) -> int:
     quiet_environment(args.verbose)
     from pipeline.config import PipelineConfig
-    from sparsectr.run import DEFAULT_RUN_MODEL, default_dataset, format_summary, run
+    from sparsectr.run import default_dataset, format_summary, run
 
     data = args.data or default_dataset(args.output, progress=sys.stderr)
-    model = _model_config(args, defaults=None if args.data else DEFAULT_RUN_MODEL)
+    model = _model_config(args)
     config = PipelineConfig(data=data, output_dir=args.output, model=model, input_format=args.format,
                             enable_cache=not args.no_cache, **_pipeline_overrides(args))
     with component_progress(args.verbose):
@@ -143,7 +143,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
 def _cmd_experiment(args: argparse.Namespace) -> int:
     quiet_environment(args.verbose)
     from sparsectr import experiment
-    from sparsectr.run import DEFAULT_RUN_MODEL
 
     axes = {"losses": args.losses, "betas": args.betas, "alphas": args.alphas, "seeds": args.seeds,
             "positive_rates": args.positive_rates}
@@ -157,9 +156,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         grid = experiment.Grid.from_file(args.grid, **given)
         grid = dataclasses.replace(grid, model={**grid.model, **_model_overrides(args)})
     else:
-        # Generated data gets the default run's model settings (sparsectr/run.py), as `sparsectr run` does.
-        defaults = None if given.get("data") else DEFAULT_RUN_MODEL
-        grid = experiment.Grid(**given, model=_model_overrides(args, defaults))
+        grid = experiment.Grid(**given, model=_model_overrides(args))
     experiment.run_grid(grid, args.out, progress=sys.stderr)
     return _print_experiment_report(args.out, plots=not args.no_plots)
 
@@ -238,19 +235,22 @@ _MODEL_FLAGS = {
     "projection_dim": (int, "contrastive projection head size"),
     "contrastive_anchors": (int, "contrastive anchors per batch (0 = every example); bounds its cost"),
     "beta": (float, "example weight of positives, simulating sparsity (SPEC 2)"),
-    "epochs": (int, "maximum epochs (early stopping on validation AUC)"),
-    "batch_size": (int, "training batch size (SPEC: 4096; smaller for small data)"),
+    "epochs": (int, "maximum epochs (early stopping on the validation --monitor)"),
+    "calibration": (str, "post-hoc calibration of the click logit on validation rows, in the serving signatures: "
+                         "none, platt or isotonic"),
+    "monitor": (str, "validation metric of early stopping and the kept epoch: auc (SPEC) or weighted_logloss"),
+    "batch_size": (int, "training batch size (default: sized to the training rows, models/sizing.py; SPEC 4096)"),
     "diagnostics_every": (int, "with --diagnostics: layer percentiles and histograms every this many steps"),
-    "early_stopping_patience": (int, "epochs without a better validation AUC before stopping"),
+    "early_stopping_patience": (int, "epochs without a better validation --monitor before stopping"),
     "learning_rate": (float, "Adam learning rate"),
     "embedding_dim": (int, "embedding size per field"),
     "cross_layers": (int, "number of cross layers"),
     "cross_projection_dim": (int, "0 = full-rank cross layers, > 0 = low-rank"),
     "structure": (str, "parallel or stacked"),
     "dnn_units": (str, "DNN layer sizes, comma-separated (e.g. 500,500,500)"),
-    "dropout": (float, "DNN dropout"),
-    "embedding_l2": (float, "L2 on embeddings"),
-    "categorical_min_count": (int, "vocabulary minimum count; rarer values share an OOV id"),
+    "dropout": (float, "DNN dropout (default: sized, models/sizing.py)"),
+    "embedding_l2": (float, "L2 on embeddings (default: sized to the training rows and clicks, models/sizing.py)"),
+    "categorical_min_count": (int, "vocabulary minimum count; rarer values share an OOV id (default: sized)"),
     "integer_buckets": (int, "quantile buckets per integer feature"),
     "sparsity_key": (str, "feature whose training positive rate defines the sparsity buckets, or two "
                           "comma-separated for a cross (default C2)"),

@@ -134,8 +134,13 @@ def prepare_dataset(spec: str, out_dir: str, progress: Optional[TextIO] = None
     return directory, paths["test"]
 
 
+# Cells compare the losses' own predictions: no post-hoc calibration unless the grid asks for one
+# (it would hide the logloss differences the research questions are about).
+CELL_DEFAULTS = {"calibration": "none"}
+
+
 def cell_model(grid: Grid, cell: dict[str, Any]) -> ModelConfig:
-    return ModelConfig(**{**grid.model, "loss": cell["loss"], "beta": cell["beta"], "alpha": cell["alpha"],
+    return ModelConfig(**{**CELL_DEFAULTS, **grid.model, "loss": cell["loss"], "beta": cell["beta"], "alpha": cell["alpha"],
                           "seed": cell["seed"]})
 
 
@@ -182,46 +187,15 @@ def load_cells(out_dir: str) -> list[dict[str, Any]]:
 
 # ---- one cell ---------------------------------------------------------------------------------------
 
-def _output_artifacts(store, execution_id: int) -> dict[str, list]:
-    """An execution's output artifacts by output key (a cached execution lists the artifacts it reused)."""
-    from ml_metadata.proto import metadata_store_pb2
-
-    events = [e for e in store.get_events_by_execution_ids([execution_id])
-              if e.type == metadata_store_pb2.Event.OUTPUT]
-    artifacts = {a.id: a for a in store.get_artifacts_by_id([e.artifact_id for e in events])}
-    out: dict[str, list] = {}
-    for e in events:
-        key = e.path.steps[0].key if e.path.steps else ""
-        out.setdefault(key, []).append(artifacts[e.artifact_id])
-    return out
-
-
-def _producer_seconds(store, artifact_id: int) -> Optional[float]:
-    """Wall time of the execution that produced an artifact (not a cached re-use of it)."""
-    from ml_metadata.proto import metadata_store_pb2
-
-    ids = [e.execution_id for e in store.get_events_by_artifact_ids([artifact_id])
-           if e.type == metadata_store_pb2.Event.OUTPUT]
-    for execution in store.get_executions_by_id(ids):
-        if execution.last_known_state == metadata_store_pb2.Execution.COMPLETE:
-            return (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
-    return None
-
-
-def _this_runs_executions(store, after_id: int) -> dict[str, Any]:
-    """The executions a run added to the store, by component type (last one wins)."""
-    return {e.type.rsplit(".", 1)[-1]: e for e in store.get_executions() if e.id > after_id}
-
-
-def _history_metrics(model_run_dir: str) -> dict[str, Any]:
-    """Best epoch (early stopping on validation AUC), epochs run, the training weighted logloss at that
+def _history_metrics(model_run_dir: str, monitor: str) -> dict[str, Any]:
+    """Best epoch (early stopping on the validation `monitor`), epochs run, the training weighted logloss at that
     epoch (Finding 2), and, with --diagnostics, the mean |dL/dz| over negatives of all batches (Finding 4)."""
     from models.diagnostics import BATCHES_FILE
-    from models.trainer import DIAGNOSTICS_DIR, HISTORY_FILE
+    from models.trainer import DIAGNOSTICS_DIR, HISTORY_FILE, best_epoch
 
     with open(os.path.join(model_run_dir, HISTORY_FILE)) as f:
         history = json.load(f)
-    best = int(np.argmax(history["val_auc"]))
+    best = best_epoch(history, monitor)
     out = {"epochs": len(history["loss"]), "best_epoch": best + 1,
            "train_weighted_logloss": history["weighted_logloss"][best],
            "val_auc": history["val_auc"][best], "val_weighted_logloss": history["val_weighted_logloss"][best]}
@@ -234,7 +208,7 @@ def _history_metrics(model_run_dir: str) -> dict[str, Any]:
 
 
 def _evaluation_metrics(evaluation_uri: str, boundaries) -> dict[str, Any]:
-    from pipeline.eval_results import OVERALL, bucket_slice, slice_metrics
+    from pipeline.eval_results import OVERALL, WEIGHTED_LOGLOSS, bucket_slice, slice_metrics
     from models.sparsity import bucket_names
 
     slices = slice_metrics(evaluation_uri)
@@ -245,7 +219,7 @@ def _evaluation_metrics(evaluation_uri: str, boundaries) -> dict[str, Any]:
         if "auc" in m:
             buckets[name] = {"auc": m["auc"], "examples": m.get("example_count", 0.0)}
     return {"auc": overall.get("auc"), "auc_standard_error": overall.get("auc_standard_error"),
-            "weighted_logloss": overall.get("weighted_binary_crossentropy"),
+            "weighted_logloss": overall.get(WEIGHTED_LOGLOSS),
             "logloss": overall.get("binary_crossentropy"), "calibration": overall.get("calibration"),
             "test_examples": overall.get("example_count"), "bucket_auc": buckets}
 
@@ -271,31 +245,30 @@ def run_cell(grid: Grid, cell: dict[str, Any], data: str, truth: Optional[tuple[
     from pipeline.config import LOCAL_BEAM_ARGS
     from pipeline.pipeline import create_experiment_pipeline
     from sparsectr.progress import component_progress
-    from sparsectr.run import local_metadata_store, run_pipeline
+    from sparsectr.run import run_pipeline, trained_model_config
+    from sparsectr.run_outputs import RunOutputs, execution_mark, open_store
 
     model = cell_model(grid, cell)
     config = PipelineConfig(data=data, output_dir=os.path.join(out_dir, "runs", dataset_name(cell["dataset"])),
                             pipeline_name=PIPELINE_NAME, model=model,
                             beam_pipeline_args=grid.beam_args or LOCAL_BEAM_ARGS)
-    os.makedirs(config.output_dir, exist_ok=True)
-    store = local_metadata_store(config)
-    last_id = max((e.id for e in store.get_executions()), default=0)
+    store = open_store(config.metadata_path)
+    mark = execution_mark(store)
     started = time.monotonic()
     with contextlib.redirect_stdout(log), component_progress(out=log):
         run_pipeline(config, factory=create_experiment_pipeline)
-    executions = _this_runs_executions(store, last_id)
-    trainer, evaluator = executions["Trainer"], executions["Evaluator"]
-    trained = _output_artifacts(store, trainer.id)
-    model_artifact, model_run = trained["model"][0], trained["model_run"][0]
-    evaluation = _output_artifacts(store, evaluator.id)["evaluation"][0]
+    outputs = RunOutputs.since(store, mark, config.pipeline_root)
+    model_artifact = outputs.artifacts("Trainer", "model")[0]
+    model_run, evaluation = outputs.uri("Trainer", "model_run"), outputs.uri("Evaluator", "evaluation")
     result = {**cell, "alpha_effective": model.effective_alpha, "split": config.evaluation_split(),
-              "model_config": model.to_dict(), "trainer_execution": trainer.id, "evaluator_execution": evaluator.id,
-              "model_uri": model_artifact.uri, "evaluation_uri": evaluation.uri,
-              "train_seconds": _producer_seconds(store, model_artifact.id),
-              "evaluate_seconds": _producer_seconds(store, evaluation.id),
+              "model_config": trained_model_config(model_artifact.uri), "trainer_execution": outputs.executions["Trainer"].id,
+              "evaluator_execution": outputs.executions["Evaluator"].id,
+              "model_uri": model_artifact.uri, "evaluation_uri": evaluation,
+              "train_seconds": outputs.producer_seconds("Trainer", "model"),
+              "evaluate_seconds": outputs.producer_seconds("Evaluator", "evaluation"),
               "cell_seconds": time.monotonic() - started}
-    result.update(_history_metrics(model_run.uri))
-    result.update(_evaluation_metrics(evaluation.uri, model.sparsity_boundaries))
+    result.update(_history_metrics(model_run, model.monitor))
+    result.update(_evaluation_metrics(evaluation, model.sparsity_boundaries))
     if truth:
         result.update(_truth_scores(path_utils.serving_model_path(model_artifact.uri), *truth, cell["beta"]))
     return result

@@ -7,7 +7,10 @@
 - sparsity_buckets.png: AUC (with its 95% interval from DeLong's standard error), weighted
   logloss, examples and clicks per sparsity bucket;
 - training_curves.png: the Trainer's loss, AUC and weighted logloss per epoch,
-  training and validation, and the epoch whose weights were kept.
+  training and validation, and the epoch whose weights were kept;
+- calibration_before_after.png (models trained with --calibration): the same
+  curve for the network's probability and the calibrated one, on every row of
+  the evaluated split (scored through the model's serving signature).
 """
 from __future__ import annotations
 
@@ -19,9 +22,10 @@ from typing import Optional, Sequence
 import numpy as np
 
 from models.serving_contract import ASSETS_EXTRA, CONFIG_FILE
-from pipeline.eval_results import (BUCKET_SLICE_PREFIX, EXAMPLE_COUNT, OVERALL, auc_interval, calibration_buckets,
-                                   clicks, format_table, slice_metrics, sparsity_description, sparsity_rows,
-                                   wilson_interval)
+from models.trainer import TRAINING_KEY
+from pipeline.eval_results import (BUCKET_SLICE_PREFIX, EXAMPLE_COUNT, OVERALL, WEIGHTED_LOGLOSS, auc_interval,
+                                   calibration_buckets, clicks, format_table, slice_metrics, sparsity_description,
+                                   sparsity_rows, wilson_interval)
 from sparsectr.check_data import latest_artifact_dir
 from sparsectr.diagnostics_plots import save_figure
 from sparsectr.run import training_history, training_summary
@@ -37,6 +41,51 @@ class RunReport:
     metrics: dict[str, dict[str, float]]
     history: Optional[dict[str, list[float]]]
     min_slice_size: int
+    model_dir: str = ""
+    examples_dir: str = ""
+
+    @property
+    def calibration(self) -> Optional[dict]:
+        """The model's post-hoc calibration map (models/calibration.py), or None."""
+        return (self.model_config.get(TRAINING_KEY) or {}).get("calibration")
+
+
+def evaluation_split_rows(examples_dir: str) -> str:
+    """The ExampleGen split the Evaluator scored (test when there is one, else eval: PipelineConfig)."""
+    for split in ("test", "eval"):
+        path = os.path.join(examples_dir, f"Split-{split}")
+        if os.path.isdir(path):
+            return path
+    raise FileNotFoundError(f"{examples_dir}: no Split-test or Split-eval")
+
+
+def scores_before_and_after_calibration(model_dir: str, split_dir: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(labels, probability before calibration, after) of every row of an ExampleGen split, through
+    the pushed model's serving signature (its `model_logit` and `probability` outputs)."""
+    import tensorflow as tf
+
+    from models import features
+    from models.serving_contract import MODEL_LOGIT_KEY, PROBABILITY_KEY, SERVING_SIGNATURE
+
+    serve = tf.saved_model.load(model_dir).signatures[SERVING_SIGNATURE]
+    files = sorted(tf.io.gfile.glob(os.path.join(split_dir, "*")))
+    labels, before, after = [], [], []
+    for batch in tf.data.TFRecordDataset(files, compression_type="GZIP").batch(4096):
+        parsed = tf.io.parse_example(batch, {features.LABEL_KEY: tf.io.FixedLenFeature([], tf.int64, 0)})
+        out = serve(examples=batch)
+        labels.append(parsed[features.LABEL_KEY].numpy())
+        before.append(tf.sigmoid(out[MODEL_LOGIT_KEY]).numpy())
+        after.append(out[PROBABILITY_KEY].numpy())
+    return np.concatenate(labels), np.concatenate(before), np.concatenate(after)
+
+
+def equal_count_curve(labels: np.ndarray, predictions: np.ndarray, bins: int = CALIBRATION_BINS
+                      ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mean prediction, observed rate, examples) in `bins` groups of equal size by prediction."""
+    order = np.argsort(predictions, kind="stable")
+    groups = np.array_split(order, bins)
+    return (np.array([predictions[g].mean() for g in groups]), np.array([labels[g].mean() for g in groups]),
+            np.array([len(g) for g in groups]))
 
 
 def load_run(run_dir: str, min_slice_size: int) -> RunReport:
@@ -53,7 +102,9 @@ def load_run(run_dir: str, min_slice_size: int) -> RunReport:
     with open(os.path.join(path_utils.serving_model_path(model_dir), ASSETS_EXTRA, CONFIG_FILE)) as f:
         model_config = json.load(f)
     return RunReport(evaluation_dir, model_config, slice_metrics(evaluation_dir, min_slice_size),
-                     training_history(root), min_slice_size)
+                     training_history(latest_artifact_dir(root, "Trainer", "model_run")), min_slice_size,
+                     path_utils.serving_model_path(model_dir),
+                     latest_artifact_dir(root, "CriteoExampleGen", "examples") or "")
 
 
 def format_report(report: RunReport) -> str:
@@ -112,12 +163,29 @@ def write_plots(report: RunReport, out_dir: str) -> list[str]:
         ax.legend(fontsize=8, title="numbers: clicks in the bin", title_fontsize=8)
         save(fig, "calibration.png")
 
+    if report.calibration and report.examples_dir:
+        labels, before, after = scores_before_and_after_calibration(
+            report.model_dir, evaluation_split_rows(report.examples_dir))
+        fig, ax = plt.subplots(figsize=(5.8, 5.2))
+        for name, predictions, style in (("before", before, "s--"), ("after", after, "o-")):
+            predicted, observed, _ = equal_count_curve(labels, predictions)
+            ax.plot(predicted, observed, style, label=f"{name} calibration (mean prediction / mean label "
+                                                      f"{predictions.mean() / max(labels.mean(), 1e-12):.3f})")
+        lo, hi = max(min(before.min(), after.min()), 1e-4), max(before.max(), after.max())
+        ax.plot([lo, hi], [lo, hi], "k--", lw=1, label="perfect calibration")
+        ax.set(xscale="log", yscale="log", xlabel="mean predicted click probability", ylabel="observed click rate",
+               title=f"{report.calibration['kind']} calibration, fitted on {report.calibration['rows']:,} validation "
+                     f"rows;\nscored on {len(labels):,} evaluation rows in {CALIBRATION_BINS} bins of equal size")
+        ax.title.set_fontsize(9)
+        ax.legend(fontsize=8)
+        save(fig, "calibration_before_after.png")
+
     rows = sparsity_rows(report.metrics, report.model_config["sparsity_boundaries"])
     names = [name for name, _ in rows]
     x = np.arange(len(names))
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.4))
     overall = report.metrics.get(OVERALL, {})
-    for ax, metric, title in zip(axes[:2], ("auc", "weighted_binary_crossentropy"), ("AUC", "weighted logloss")):
+    for ax, metric, title in zip(axes[:2], ("auc", WEIGHTED_LOGLOSS), ("AUC", "weighted logloss")):
         values = np.array([m.get(metric, np.nan) if m else np.nan for _, m in rows])
         errors = np.array([auc_interval(m) if m and metric == "auc" else np.nan for _, m in rows])
         ax.bar(x, values, yerr=errors if metric == "auc" else None, capsize=4, color="tab:blue",
@@ -150,14 +218,15 @@ def write_plots(report: RunReport, out_dir: str) -> list[str]:
     save(fig, "sparsity_buckets.png")
 
     if report.history:
-        kept = training_summary(report.history)["best_epoch"]
+        monitor = report.model_config.get("monitor", "auc")
+        kept = training_summary(report.history, monitor)["best_epoch"]
         fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
         for ax, metric in zip(axes, ("loss", "auc", "weighted_logloss")):
             for prefix, style in (("", "o-"), ("val_", "s--")):
                 values = report.history.get(prefix + metric)
                 if values:
                     ax.plot(range(1, len(values) + 1), values, style, label=("validation" if prefix else "training"))
-            ax.axvline(kept, color="tab:green", lw=1, ls=":", label=f"epoch kept ({kept}, best val AUC)")
+            ax.axvline(kept, color="tab:green", lw=1, ls=":", label=f"epoch kept ({kept}, best validation {monitor})")
             ax.set(xlabel="epoch", title=metric + (" (with the L2 term; log scale)" if metric == "loss" else ""))
             if metric == "loss":
                 ax.set_yscale("log")

@@ -1,8 +1,8 @@
 """`sparsectr run`: the whole pipeline with one command, and its summary.
 
 Without `--data` it first generates the default synthetic dataset (sized so
-the run takes a few minutes on 2 cores). The summary is read back from the
-pipeline's outputs: rows per split, rejects, anomalies, the training curve's
+the run takes a few minutes on 2 cores). The summary is read back from this
+run's outputs (never an earlier run's): rows per split, rejects, anomalies, the training curve's
 end points, the evaluation metrics, the blessing and the pushed model.
 """
 from __future__ import annotations
@@ -11,24 +11,20 @@ import json
 import os
 from typing import Any, Optional
 
-import numpy as np
-from ml_metadata.metadata_store import metadata_store
 from tfx import v1 as tfx
 from tfx.utils import path_utils
 
-from models.trainer import HISTORY_FILE
+from models.serving_contract import ASSETS_EXTRA, CONFIG_FILE
+from models.trainer import HISTORY_FILE, TRAINING_KEY, best_epoch
 from pipeline.config import PipelineConfig
-from pipeline.eval_results import OVERALL, format_table, slice_metrics, sparsity_description, sparsity_rows
-from pipeline.pipeline import create_pipeline
-from sparsectr.check_data import collect_report, format_data_report, latest_artifact_dir
+from pipeline.eval_results import OVERALL, WEIGHTED_LOGLOSS, format_table, slice_metrics, sparsity_description, sparsity_rows
+from pipeline.pipeline import BASELINE_EVALUATOR, create_pipeline
+from sparsectr.check_data import collect_report, format_data_report
+from sparsectr.run_outputs import RunOutputs, execution_mark, open_store
 
 DEFAULT_ROWS = 200_000
 DEFAULT_POSITIVE_RATE = 0.03
 DEFAULT_SEED = 0
-# Model settings of the default run that differ from the SPEC's (which are
-# for Criteo_x1's 33M rows): with 200x fewer rows the embedding L2 prior must
-# be stronger; 1e-2 was best on validation AUC among 1e-5..3e-2 (docs/PERFORMANCE.md).
-DEFAULT_RUN_MODEL = {"embedding_l2": 1e-2}
 
 
 def default_dataset(output_dir: str, progress=None) -> str:
@@ -52,64 +48,89 @@ def run_pipeline(config: PipelineConfig, runner: str = "local", factory=create_p
         tfx.orchestration.LocalDagRunner().run(factory(config))
 
 
-def local_metadata_store(config: PipelineConfig) -> metadata_store.MetadataStore:
-    """The pipeline's SQLite ML Metadata store (LocalDagRunner / BeamDagRunner runs)."""
-    return metadata_store.MetadataStore(
-        tfx.orchestration.metadata.sqlite_metadata_connection_config(config.metadata_path))
-
-
-def _latest_artifact(store, type_name: str):
-    artifacts = store.get_artifacts_by_type(type_name)
-    return max(artifacts, key=lambda a: a.id) if artifacts else None
-
-
-def training_summary(history: dict[str, list[float]]) -> dict[str, Any]:
+def training_summary(history: dict[str, list[float]], monitor: str) -> dict[str, Any]:
     """End points of each training curve, and the epoch early stopping kept
-    (the best validation AUC: its weights are restored before export)."""
+    (the best validation `monitor`: its weights are restored before export)."""
     epochs = len(history["loss"])
-    best = int(np.argmax(history["val_auc"])) if history.get("val_auc") else epochs - 1
+    best = best_epoch(history, monitor) if history.get(f"val_{monitor}") else epochs - 1
     return {"epochs": epochs, "best_epoch": best + 1,
             "curves": {k: {"first": v[0], "best": v[best], "last": v[-1]} for k, v in history.items()}}
 
 
-def training_history(pipeline_root: str) -> Optional[dict[str, list[float]]]:
-    """The latest Trainer run's per-epoch metrics (models/trainer.py writes them), or None."""
-    model_run_dir = latest_artifact_dir(pipeline_root, "Trainer", "model_run")
+def training_history(model_run_dir: Optional[str]) -> Optional[dict[str, list[float]]]:
+    """A Trainer run's per-epoch metrics (models/trainer.py writes them), or None."""
     if not model_run_dir or not os.path.exists(os.path.join(model_run_dir, HISTORY_FILE)):
         return None
     with open(os.path.join(model_run_dir, HISTORY_FILE)) as f:
         return json.load(f)
 
 
-def collect_summary(config: PipelineConfig) -> dict[str, Any]:
-    summary = collect_report(config.pipeline_root)
+def trained_model_config(model_dir: str) -> dict[str, Any]:
+    """The settings a Trainer model was trained with (sized ones filled in), and its training rows."""
+    with open(os.path.join(path_utils.serving_model_path(model_dir), ASSETS_EXTRA, CONFIG_FILE)) as f:
+        return json.load(f)
+
+
+def collect_summary(config: PipelineConfig, outputs: RunOutputs) -> dict[str, Any]:
+    """What this run produced (only this run: sparsectr/run_outputs.py)."""
+    summary = collect_report(outputs)
     summary["data"] = config.data
     summary["max_reject_fraction"] = config.max_reject_fraction
     summary["model_config"] = config.model.to_dict()
     summary["alpha_source"] = config.model.alpha_source()
     summary["min_slice_size"] = config.min_slice_size
     summary["output_dir"] = config.output_dir
-    history = training_history(config.pipeline_root)
-    if history:
-        summary["training"] = training_summary(history)
-    model_dir = latest_artifact_dir(config.pipeline_root, "Trainer", "model")
+    model_dir = outputs.uri("Trainer", "model") if outputs.succeeded("Trainer") else None
     if model_dir:
         summary["trained_model"] = path_utils.serving_model_path(model_dir)
-    evaluation_dir = latest_artifact_dir(config.pipeline_root, "Evaluator", "evaluation")
+        trained = trained_model_config(model_dir)
+        summary["training_data"] = trained.pop(TRAINING_KEY, None)
+        summary["model_config"] = trained
+    history = training_history(outputs.uri("Trainer", "model_run"))
+    if history:
+        summary["training"] = training_summary(history, config.model.monitor)
+    evaluation_dir = outputs.uri("Evaluator", "evaluation") if outputs.succeeded("Evaluator") else None
     if evaluation_dir:
         slices = slice_metrics(evaluation_dir, config.min_slice_size)
         summary["evaluation"] = slices.pop(OVERALL, {})
         summary["evaluation_slices"] = slices
         summary["evaluation_dir"] = evaluation_dir
         summary["evaluation_split"] = config.evaluation_split()
-    store = local_metadata_store(config)
-    blessing = _latest_artifact(store, "ModelBlessing")
-    if blessing is not None:
-        summary["blessed"] = bool(blessing.custom_properties["blessed"].int_value)
-    pushed = _latest_artifact(store, "PushedModel")
-    if pushed is not None and pushed.custom_properties["pushed"].int_value:
-        summary["pushed_model"] = pushed.custom_properties["pushed_destination"].string_value
+        blessing = outputs.artifacts("Evaluator", "blessing")
+        if blessing:
+            summary["blessed"] = bool(blessing[0].custom_properties["blessed"].int_value)
+    baseline_dir = outputs.uri(BASELINE_EVALUATOR, "evaluation") if outputs.succeeded(BASELINE_EVALUATOR) else None
+    if baseline_dir:
+        summary["baseline"] = slice_metrics(baseline_dir).get(OVERALL, {})
+    pushed = outputs.artifacts("ServingPusher", "pushed_model") if outputs.succeeded("ServingPusher") else []
+    if pushed and pushed[0].custom_properties["pushed"].int_value:
+        summary["pushed_model"] = pushed[0].custom_properties["pushed_destination"].string_value
     return summary
+
+
+def beats_baseline(evaluation: dict[str, float], baseline: dict[str, float]) -> dict[str, bool]:
+    """Whether the model is better than the logistic-regression baseline on AUC and on weighted logloss."""
+    return {"auc": evaluation["auc"] > baseline["auc"],
+            "logloss": evaluation[WEIGHTED_LOGLOSS] < baseline[WEIGHTED_LOGLOSS]}
+
+
+def baseline_comparison(evaluation: dict[str, float], baseline: dict[str, float], split: str) -> str:
+    """The baseline's metrics beside the model's, with a warning when the model does not beat it."""
+    line = (f"logistic-regression baseline on {split} (same rows, models/baseline.py): AUC {baseline['auc']:.4f}, "
+            f"logloss weighted {baseline[WEIGHTED_LOGLOSS]:.4f}, calibration {baseline.get('calibration', float('nan')):.3f}")
+    beats = beats_baseline(evaluation, baseline)
+    if all(beats.values()):
+        return line + (f"; the DCN-V2 beats it: AUC {evaluation['auc'] - baseline['auc']:+.4f}, logloss "
+                       f"{evaluation[WEIGHTED_LOGLOSS] - baseline[WEIGHTED_LOGLOSS]:+.4f}")
+    lost = " and ".join(name for name, won in beats.items() if not won)
+    return (line + f"\nWARNING: the DCN-V2 does not beat the logistic-regression baseline on {lost} "
+            f"(AUC {evaluation['auc']:.4f} vs {baseline['auc']:.4f}, logloss {evaluation[WEIGHTED_LOGLOSS]:.4f} vs "
+            f"{baseline[WEIGHTED_LOGLOSS]:.4f}): the simpler model predicts these rows better. Check the data "
+            f"size and settings (docs/PERFORMANCE.md: settings sized to the data), or serve the baseline.")
+
+
+SIZED_LABELS = {"batch_size": "batch", "embedding_l2": "embedding L2", "dropout": "dropout",
+                "categorical_min_count": "vocabulary min count"}
 
 
 def format_summary(summary: dict[str, Any]) -> str:
@@ -117,6 +138,17 @@ def format_summary(summary: dict[str, Any]) -> str:
     model = summary["model_config"]
     lines.append(f"model: DCN-V2 ({model['structure']}), loss {model['loss']}, alpha {model['alpha']:g} "
                  f"({summary['alpha_source']}), beta {model['beta']:g}")
+    data = summary.get("training_data")
+    if data:
+        sized = ", ".join(f"{SIZED_LABELS[name]} {model[name]:.3g}" for name in data["sized"])
+        lines.append(f"trained on {data['examples']:,} rows ({data['positives']:,} positives), validated on "
+                     f"{data['validation']}" + (f"; sized to them (models/sizing.py): {sized}" if sized else ""))
+        calibration = data.get("calibration")
+        if calibration:
+            fitted = (f"scale {calibration['scale']:.3f}, shift {calibration['shift']:+.3f}"
+                      if calibration["kind"] == "platt" else f"{len(calibration['logits'])} steps")
+            lines.append(f"calibration: {calibration['kind']} ({fitted}), fitted on {calibration['rows']:,} "
+                         "validation rows, in the serving signatures")
     training = summary.get("training")
     if training:
         parts = [f"{k} {v['first']:.4f} -> {v['last']:.4f} (kept {v['best']:.4f})"
@@ -129,10 +161,13 @@ def format_summary(summary: dict[str, Any]) -> str:
         lines.append(
             f"evaluation on {summary['evaluation_split']} ({ev.get('example_count', 0):,.0f} examples): "
             f"AUC {ev.get('auc', float('nan')):.4f}, "
-            f"logloss weighted {ev.get('weighted_binary_crossentropy', float('nan')):.4f}, "
+            f"logloss weighted {ev.get(WEIGHTED_LOGLOSS, float('nan')):.4f}, "
             f"unweighted {ev.get('binary_crossentropy', float('nan')):.4f}, "
             f"calibration (mean prediction / mean label) {ev.get('calibration', float('nan')):.3f}"
         )
+        baseline = summary.get("baseline")
+        if baseline:
+            lines.append(baseline_comparison(ev, baseline, summary["evaluation_split"]))
         lines.append(f"by sparsity bucket ({sparsity_description(model)}):")
         slices = summary.get("evaluation_slices", {})
         lines.append(format_table(sparsity_rows(slices, model["sparsity_boundaries"]), summary["min_slice_size"]))
@@ -150,11 +185,13 @@ def format_summary(summary: dict[str, Any]) -> str:
 
 def run(config: PipelineConfig, runner: str = "local") -> dict[str, Any]:
     error: Optional[str] = None
+    store = open_store(config.metadata_path)
+    mark = execution_mark(store)
     try:
         run_pipeline(config, runner)
     except Exception as e:  # reported in the summary; the exit code follows
         error = f"{type(e).__name__}: {e}"
-    summary = collect_summary(config)
+    summary = collect_summary(config, RunOutputs.since(store, mark, config.pipeline_root))
     summary["error"] = error
     summary["ok"] = error is None
     return summary

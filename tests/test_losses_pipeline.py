@@ -32,7 +32,8 @@ from pipeline.config import LOCAL_BEAM_ARGS, PipelineConfig
 from sparsectr import synthetic
 from sparsectr.check_data import latest_artifact_dir
 from sparsectr.cli import main
-from sparsectr.run import format_summary, local_metadata_store, run
+from sparsectr.run import format_summary, run
+from sparsectr.run_outputs import RunOutputs, execution_mark, open_store
 from models.serving_contract import serialized_examples
 
 pytestmark = pytest.mark.slow
@@ -40,8 +41,9 @@ pytestmark = pytest.mark.slow
 ROWS, POSITIVE_RATE, BETA, BATCH = 10_000, 0.03, 0.1, 1024
 # BCE first, then Combined-Pair (the Finding-4 pair), then the rest.
 LOSS_ORDER = ("bce", "combined_pair", *sorted(set(LOSSES) - {"bce", "combined_pair"}))
-DATA_COMPONENTS = {"CriteoExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "ValidationGate",
-                   "Transform"}
+# What a new loss leaves cached: the data components, Transform and the logistic-regression baseline.
+LOSS_INDEPENDENT = {"CriteoExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "ValidationGate",
+                    "Transform", "BaselineTrainer", "BaselineEvaluator"}
 CACHED = metadata_store_pb2.Execution.CACHED
 SERVED_ROWS = 512
 # One process is quicker than Beam's worker processes on 10k rows.
@@ -49,16 +51,14 @@ IN_MEMORY_BEAM_ARGS = tuple("--direct_running_mode=in_memory" if a.startswith("-
                             for a in LOCAL_BEAM_ARGS if not a.startswith("--direct_num_workers"))
 
 
-def _executions(config: PipelineConfig) -> list:
-    return local_metadata_store(config).get_executions()
-
-
 def _run_and_states(config: PipelineConfig) -> tuple[dict, dict[str, int]]:
-    """Runs the pipeline; its summary and the state of each execution it added, by component type."""
-    before = len(_executions(config))
+    """Runs the pipeline; its summary and the state of each execution it added, by node id."""
+    store = open_store(config.metadata_path)
+    mark = execution_mark(store)
     summary = run(config)
     assert summary["ok"], summary["error"]
-    return summary, {e.type.rsplit(".", 1)[-1]: e.last_known_state for e in _executions(config)[before:]}
+    executions = RunOutputs.since(store, mark, config.pipeline_root).executions
+    return summary, {node: e.last_known_state for node, e in executions.items()}
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_each_loss_trains_without_nan_and_the_pushed_model_serves_probabilities(
     summary, states, diagnostics = results[loss]
     assert states["Trainer"] != CACHED and summary["blessed"] is True
     if loss != LOSS_ORDER[0]:  # a new loss re-runs the Trainer only: Transform gets no training setting
-        assert {c for c, s in states.items() if s == CACHED} == DATA_COMPONENTS, states
+        assert {c for c, s in states.items() if s == CACHED} == LOSS_INDEPENDENT, states
     assert summary["training"]["epochs"] == 1
     assert all(math.isfinite(v) for curve in summary["training"]["curves"].values() for v in curve.values())
     batches = np.genfromtxt(os.path.join(diagnostics, BATCHES_FILE), delimiter=",", names=True)
@@ -131,5 +131,6 @@ def test_unchanged_reruns_reuse_the_cache(runs):
     it now finds the previous run's model as the latest blessed one, a new baseline: the Evaluator runs
     again against it and the Pusher follows. A third run then reuses everything but the Resolver."""
     _, (second, third), _ = runs
-    assert {c for c, s in second.items() if s != CACHED} == {"Resolver", "Evaluator", "ServingPusher"}, second
-    assert {c for c, s in third.items() if s != CACHED} == {"Resolver"}, third
+    resolver = "latest_blessed_model_resolver"
+    assert {c for c, s in second.items() if s != CACHED} == {resolver, "Evaluator", "ServingPusher"}, second
+    assert {c for c, s in third.items() if s != CACHED} == {resolver}, third

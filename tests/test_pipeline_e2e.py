@@ -10,9 +10,13 @@ Then, on the same run:
   (with Transform's own graph) agree on real rows; the warmup requests parse
   as PredictionLog records and replay against the model;
 - `sparsectr report` prints the table and writes its PNGs;
-- a deliberately worse model (weights left at their random initialisation)
-  is not blessed and not pushed, and the serving directory keeps the first
-  version only.
+- a trained but worse model (one epoch at a learning rate too small to
+  learn much) is rejected by the change threshold against the blessed model,
+  not by min_auc, and is not pushed; the serving directory keeps the first
+  version only;
+- a run whose training diverges (learning rate 1e30) fails in the Trainer
+  with an error that says so, pushes nothing, and its summary shows none of
+  the earlier runs' evaluation, blessing or pushed model.
 (Caching across re-runs: tests/test_losses_pipeline.py.)"""
 from __future__ import annotations
 
@@ -26,6 +30,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 import tensorflow_recommenders as tfrs
+import tensorflow_model_analysis as tfma
 import tensorflow_transform as tft
 from sklearn.metrics import log_loss, roc_auc_score
 from tensorflow_serving.apis import prediction_log_pb2
@@ -41,25 +46,22 @@ from numpy_references import delong, sparsity_buckets
 from pipeline.config import PipelineConfig
 from sparsectr.check_data import latest_artifact_dir
 from sparsectr.cli import main
-from sparsectr.run import format_summary, local_metadata_store, run
+from sparsectr.run import format_summary, run
+from sparsectr.run_outputs import RunOutputs, open_store
 
 pytestmark = pytest.mark.slow
 
 COMPONENTS = {"CriteoExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "ValidationGate",
-              "Transform", "Trainer", "Evaluator", "ServingPusher"}
+              "Transform", "Trainer", "BaselineTrainer", "Evaluator", "BaselineEvaluator", "ServingPusher"}
 METRICS_TOLERANCE = 1e-4  # the issue's bar for TFMA against NumPy / scikit-learn
 # The acceptance split of the real Kaggle sample: train on its first 9,000 rows,
-# evaluate on the other 1,109. The SPEC's batch of 4096 would be 2 steps per
-# epoch here; 256 with a stronger embedding prior suits 9,000 rows.
-# beta 0.5 so that weighted and unweighted metrics differ.
-# C17 (10 values) exercises the raw-feature slices.
-KAGGLE_MODEL = ModelConfig(batch_size=256, embedding_l2=1e-3, epochs=2, beta=0.5, slice_features=("C17",))
+# evaluate on the other 1,109 (the Trainer validates on 10% of the 9,000).
+# Default settings, sized to the data (models/sizing.py); beta 0.5 so that
+# weighted and unweighted metrics differ; C17 (10 values) exercises the
+# raw-feature slices; Platt calibration, exported in the signatures.
+KAGGLE_MODEL = ModelConfig(beta=0.5, slice_features=("C17",), calibration="platt")
 KAGGLE_TRAIN_ROWS = 9000
 MIN_KAGGLE_AUC = 0.75
-
-
-def _executions(config: PipelineConfig) -> list:
-    return local_metadata_store(config).get_executions()
 
 
 def _sparsity_key(model: ModelConfig, row: dict) -> str:
@@ -147,13 +149,25 @@ def test_pipeline_trains_blesses_pushes_serves_and_refuses_a_worse_model(criteo_
 
     summary = run(config)
     assert summary["ok"], summary["error"]
-    executed = {e.type.rsplit(".", 1)[-1] for e in _executions(config)}
+    executed = set(RunOutputs.since(open_store(config.metadata_path), 0, config.pipeline_root).executions)
     assert COMPONENTS <= executed, COMPONENTS - executed
     assert summary["blessed"] is True
     assert summary["training"]["epochs"] >= 1
     assert summary["splits"]["train"]["examples"] == KAGGLE_TRAIN_ROWS
     assert summary["evaluation_split"] == "eval" and summary["evaluation"]["example_count"] == 1109
     assert MIN_KAGGLE_AUC <= summary["evaluation"]["auc"] <= 1.0, summary["evaluation"]
+    # No test split: early stopping and calibration use about 10% of train, never the evaluated rows.
+    trained = summary["training_data"]
+    assert 0.87 * KAGGLE_TRAIN_ROWS < trained["examples"] < 0.93 * KAGGLE_TRAIN_ROWS, trained
+    assert trained["validation"].startswith("10% of train") and trained["calibration"]["kind"] == "platt"
+    assert 0.07 * KAGGLE_TRAIN_ROWS < trained["calibration"]["rows"] < 0.13 * KAGGLE_TRAIN_ROWS
+    assert trained["examples"] + trained["calibration"]["rows"] == KAGGLE_TRAIN_ROWS
+    # Settings sized to those rows (models/sizing.py): 8,100 rows -> batch 256, fewer than 20,000 clicks -> 10.
+    assert trained["sized"] == ["batch_size", "embedding_l2", "dropout", "categorical_min_count"]
+    assert summary["model_config"]["batch_size"] == 256 and summary["model_config"]["categorical_min_count"] == 10
+    assert summary["model_config"]["embedding_l2"] == pytest.approx(0.01 * 256 / trained["positives"])
+    # The logistic-regression baseline, scored on the same rows.
+    assert summary["baseline"]["example_count"] == 1109 and 0.65 < summary["baseline"]["auc"] < 0.85
     pushed = summary["pushed_model"]
     assert os.path.dirname(pushed) == config.serving_dir and os.path.basename(pushed).isdigit()
 
@@ -173,6 +187,9 @@ def test_pipeline_trains_blesses_pushes_serves_and_refuses_a_worse_model(criteo_
     assert probability.shape == (len(rows),)
     assert np.all((probability > 0) & (probability < 1)) and probability.std() > 1e-4
     np.testing.assert_allclose(probability, 1 / (1 + np.exp(-outputs["logit"].numpy())), rtol=1e-5)
+    calibration = trained["calibration"]  # Platt: logit = scale * model_logit + shift
+    np.testing.assert_allclose(outputs["logit"].numpy(),
+                               calibration["scale"] * outputs["model_logit"].numpy() + calibration["shift"], atol=1e-4)
     labels = [r[features.LABEL_KEY] for r in rows]
     assert roc_auc_score(labels, probability) == pytest.approx(summary["evaluation"]["auc"], abs=METRICS_TOLERANCE)
     labels = np.array(labels)
@@ -186,7 +203,8 @@ def test_pipeline_trains_blesses_pushes_serves_and_refuses_a_worse_model(criteo_
     raw = loaded.signatures[RAW_SIGNATURE](**{k: tf.constant(v) for k, v in raw_columns(rows).items()})
     np.testing.assert_allclose(raw[PROBABILITY_KEY].numpy(), probability, atol=1e-5)
     transform_dir = latest_artifact_dir(config.pipeline_root, "Transform", "transform_graph")
-    np.testing.assert_allclose(_keras_probabilities(pushed, transform_dir, rows, loaded), probability, atol=1e-5)
+    np.testing.assert_allclose(_keras_probabilities(pushed, transform_dir, rows, loaded),
+                               tf.sigmoid(outputs["model_logit"]).numpy(), atol=1e-5)
     _assert_warmup_replays(pushed, loaded)
     with open(os.path.join(pushed, ASSETS_EXTRA, "evaluation.json")) as f:
         beside = json.load(f)
@@ -195,6 +213,13 @@ def test_pipeline_trains_blesses_pushes_serves_and_refuses_a_worse_model(criteo_
     # The run summary and the report of this run.
     printed = format_summary(summary)
     assert "model: DCN-V2 (parallel), loss bce, alpha 1 (no auxiliary term), beta 0.5" in printed, printed
+    assert (f"trained on {trained['examples']:,} rows ({trained['positives']:,} positives), validated on 10% of "
+            "train") in printed and "batch 256" in printed and "vocabulary min count 10" in printed
+    assert "logistic-regression baseline on eval (same rows, models/baseline.py): AUC " in printed
+    beaten = (summary["evaluation"]["auc"] > summary["baseline"]["auc"]
+              and summary["evaluation"]["weighted_binary_crossentropy"]
+              < summary["baseline"]["weighted_binary_crossentropy"])
+    assert ("WARNING: the DCN-V2 does not beat the logistic-regression baseline" in printed) is not beaten
     c17_slices = sum(name.startswith("C17=") for name in summary["evaluation_slices"])
     assert c17_slices >= 5 and f"slices by C17: {c17_slices} values" in printed
     for index, name in enumerate(bucket_names(KAGGLE_MODEL.sparsity_boundaries)):
@@ -206,13 +231,29 @@ def test_pipeline_trains_blesses_pushes_serves_and_refuses_a_worse_model(criteo_
     assert "sparsity [10%, 25%)" in printed and f"{summary['evaluation']['auc']:.4f}" in printed
     assert printed.count("\nC17=") == c17_slices
     pngs = sorted(glob.glob(os.path.join(config.output_dir, "report", "*.png")))
-    assert [os.path.basename(p) for p in pngs] == ["calibration.png", "sparsity_buckets.png", "training_curves.png"]
+    assert [os.path.basename(p) for p in pngs] == ["calibration.png", "calibration_before_after.png",
+                                                   "sparsity_buckets.png", "training_curves.png"]
     assert all(os.path.getsize(p) > 10_000 for p in pngs)
 
-    # A worse model: same data, weights left at their random initialisation.
-    worse = dataclasses.replace(config, model=dataclasses.replace(KAGGLE_MODEL, learning_rate=1e-12, epochs=1))
+    # A trained but worse model: one epoch at a learning rate too small to learn much. Its AUC passes
+    # min_auc; the change threshold against the blessed model rejects it.
+    worse = dataclasses.replace(config, model=dataclasses.replace(KAGGLE_MODEL, learning_rate=1e-5, epochs=1))
     second = run(worse)
     assert second["ok"], second["error"]
     assert second["blessed"] is False and second.get("pushed_model") is None
-    assert second["evaluation"]["auc"] < summary["evaluation"]["auc"] - worse.auc_tolerance
+    assert worse.min_auc < second["evaluation"]["auc"] < summary["evaluation"]["auc"] - worse.auc_tolerance
+    failures = [f for s in tfma.load_validation_result(second["evaluation_dir"]).metric_validations_per_slice
+                for f in s.failures]
+    assert failures and all(f.metric_threshold.HasField("change_threshold") for f in failures), failures
+    assert "auc" in {f.metric_key.name for f in failures}
+    assert os.listdir(config.serving_dir) == [os.path.basename(pushed)]
+
+    # Training that diverges: the Trainer fails at the first non-finite loss and nothing of an earlier
+    # run (evaluation, blessing, pushed model) is reported as this run's.
+    diverging = dataclasses.replace(config, model=dataclasses.replace(KAGGLE_MODEL, learning_rate=1e30))
+    third = run(diverging)
+    assert not third["ok"] and "training loss is" in third["error"] and "diverged" in third["error"], third["error"]
+    assert not {"evaluation", "blessed", "pushed_model", "trained_model"} & set(third), third
+    printed = format_summary(third)
+    assert "evaluation on" not in printed and "pushed model" not in printed and "BLESSED" not in printed
     assert os.listdir(config.serving_dir) == [os.path.basename(pushed)]
