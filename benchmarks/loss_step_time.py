@@ -31,6 +31,7 @@ from models import features  # noqa: E402
 from models.dcn import build_dcn_v2  # noqa: E402
 from models.diagnostics import with_diagnostics  # noqa: E402
 from models.hparams import ModelConfig  # noqa: E402
+from models.sizing import SPEC_SETTINGS  # noqa: E402
 from models.losses import LOSSES  # noqa: E402
 from models.trainer import compile_model  # noqa: E402
 
@@ -52,7 +53,7 @@ def _data(steps: int):
 
 
 def _model(loss: str, diagnostics: bool, tmp: str):
-    config = ModelConfig(loss=loss, alpha=0.5, diagnostics=diagnostics)
+    config = ModelConfig(loss=loss, alpha=0.5, diagnostics=diagnostics, **SPEC_SETTINGS)
     tf.keras.utils.set_random_seed(0)
     model = build_dcn_v2(config, VOCABULARY)
     callbacks = []

@@ -111,7 +111,8 @@ def main() -> None:
               f"| {r['test']['auc']:.4f} | {r['test']['logloss']:.4f} |")
     print("\ntest calibration (mean prediction / mean label) per seed:")
     for when, values in spread.items():
-        print(f"{when} calibration: {', '.join(f'{v:.3f}' for v in values)}; range {min(values):.3f}-{max(values):.3f}, "
+        print(f"{when} calibration: {', '.join(f'{v:.3f}' for v in values)}; "
+              f"range {min(values):.3f}-{max(values):.3f}, "
               f"sd {np.std(values, ddof=1) if len(values) > 1 else 0:.3f}")
 
 

@@ -41,6 +41,9 @@ class CapIds(tf.keras.layers.Layer):
 def build_dcn_v2(config: ModelConfig, vocabulary_sizes: dict[str, int]) -> tf.keras.Model:
     """`vocabulary_sizes[name]` is the number of ids of field `name` (ids 0..size-1; larger ids share
     id size-1)."""
+    if config.embedding_l2 is None or config.dropout is None:
+        raise ValueError("build_dcn_v2: embedding_l2 and dropout are unset; size the settings first "
+                         "(ModelConfig.sized, models/sizing.py) or give them")
     inputs = {name: tf.keras.Input(shape=(), name=name, dtype=tf.int64) for name in features.FEATURE_KEYS}
     regularizer = tf.keras.regularizers.l2(config.embedding_l2) if config.embedding_l2 else None
     embedded = [

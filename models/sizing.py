@@ -37,6 +37,9 @@ SMALL_DATA_POSITIVES = 20_000  # below this many positives the minimum count ris
 SMALL_DATA_MIN_COUNT = 10
 
 SIZED_FIELDS = ("batch_size", "embedding_l2", "dropout", "categorical_min_count")
+# What the rule gives on large data: the SPEC's settings.
+SPEC_SETTINGS = {"batch_size": SPEC_BATCH_SIZE, "embedding_l2": SPEC_EMBEDDING_L2, "dropout": SPEC_DROPOUT,
+                 "categorical_min_count": SPEC_MIN_COUNT}
 
 
 @dataclasses.dataclass(frozen=True)

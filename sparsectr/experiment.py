@@ -140,8 +140,8 @@ CELL_DEFAULTS = {"calibration": "none"}
 
 
 def cell_model(grid: Grid, cell: dict[str, Any]) -> ModelConfig:
-    return ModelConfig(**{**CELL_DEFAULTS, **grid.model, "loss": cell["loss"], "beta": cell["beta"], "alpha": cell["alpha"],
-                          "seed": cell["seed"]})
+    return ModelConfig(**{**CELL_DEFAULTS, **grid.model, "loss": cell["loss"], "beta": cell["beta"],
+                          "alpha": cell["alpha"], "seed": cell["seed"]})
 
 
 def cell_key(grid: Grid, cell: dict[str, Any]) -> str:

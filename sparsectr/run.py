@@ -17,7 +17,8 @@ from tfx.utils import path_utils
 from models.serving_contract import ASSETS_EXTRA, CONFIG_FILE
 from models.trainer import HISTORY_FILE, TRAINING_KEY, best_epoch
 from pipeline.config import PipelineConfig
-from pipeline.eval_results import OVERALL, WEIGHTED_LOGLOSS, format_table, slice_metrics, sparsity_description, sparsity_rows
+from pipeline.eval_results import (OVERALL, WEIGHTED_LOGLOSS, format_table, slice_metrics, sparsity_description,
+                                   sparsity_rows)
 from pipeline.pipeline import BASELINE_EVALUATOR, create_pipeline
 from sparsectr.check_data import collect_report, format_data_report
 from sparsectr.run_outputs import RunOutputs, execution_mark, open_store
@@ -117,7 +118,8 @@ def beats_baseline(evaluation: dict[str, float], baseline: dict[str, float]) -> 
 def baseline_comparison(evaluation: dict[str, float], baseline: dict[str, float], split: str) -> str:
     """The baseline's metrics beside the model's, with a warning when the model does not beat it."""
     line = (f"logistic-regression baseline on {split} (same rows, models/baseline.py): AUC {baseline['auc']:.4f}, "
-            f"logloss weighted {baseline[WEIGHTED_LOGLOSS]:.4f}, calibration {baseline.get('calibration', float('nan')):.3f}")
+            f"logloss weighted {baseline[WEIGHTED_LOGLOSS]:.4f}, "
+            f"calibration {baseline.get('calibration', float('nan')):.3f}")
     beats = beats_baseline(evaluation, baseline)
     if all(beats.values()):
         return line + (f"; the DCN-V2 beats it: AUC {evaluation['auc'] - baseline['auc']:+.4f}, logloss "

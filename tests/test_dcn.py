@@ -9,6 +9,7 @@ import tensorflow_recommenders as tfrs
 
 from models import features
 from models.dcn import build_dcn_v2
+from models.sizing import SPEC_SETTINGS
 from models.hparams import ModelConfig
 from models.losses import LOSSES
 
@@ -17,7 +18,7 @@ X0_DIM = len(features.FEATURE_KEYS) * 4
 
 
 def _model(**settings) -> tf.keras.Model:
-    return build_dcn_v2(ModelConfig(embedding_dim=4, dnn_units=(16, 8), **settings), SIZES)
+    return build_dcn_v2(ModelConfig(embedding_dim=4, dnn_units=(16, 8), **{**SPEC_SETTINGS, **settings}), SIZES)
 
 
 def _batch(n: int = 5) -> dict[str, np.ndarray]:
@@ -70,7 +71,7 @@ def test_every_loss_trains_the_model_through_keras_fit(loss):
     from models.trainer import compile_model
 
     tf.keras.utils.set_random_seed(0)
-    config = ModelConfig(embedding_dim=4, dnn_units=(16, 8), loss=loss, alpha=0.5, learning_rate=1e-2)
+    config = ModelConfig(embedding_dim=4, dnn_units=(16, 8), loss=loss, alpha=0.5, learning_rate=1e-2, **SPEC_SETTINGS)
     model = build_dcn_v2(config, SIZES)
     compile_model(model, config)
     x = _batch(1024)

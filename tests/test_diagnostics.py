@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from models import features
 from models.dcn import build_dcn_v2
+from models.sizing import SPEC_SETTINGS
 from models.diagnostics import (BATCHES_FILE, HISTOGRAMS_FILE, LAYER_GROUPS, LAYERS_FILE, layer_group,
                                 percentiles_and_mean, with_diagnostics)
 from models.hparams import ModelConfig
@@ -29,8 +30,8 @@ def _data(n: int, seed: int = 0):
 
 def _diagnosed(loss: str, directory, every: int = 2, **settings) -> tuple[tf.keras.Model, list]:
     """A compiled small DCN-V2 with diagnostics every `every` steps, and its callbacks."""
-    config = ModelConfig(**{"embedding_dim": 4, "dnn_units": (16,), "dropout": 0.0, "loss": loss, "alpha": 0.5,
-                            **settings})
+    config = ModelConfig(**{**SPEC_SETTINGS, "embedding_dim": 4, "dnn_units": (16,), "dropout": 0.0, "loss": loss,
+                            "alpha": 0.5, **settings})
     model, callbacks = with_diagnostics(build_dcn_v2(config, SIZES), every, str(directory))
     compile_model(model, config)
     return model, callbacks
@@ -94,7 +95,7 @@ def test_diagnostics_work_with_multi_column_heads(loss, tmp_path):
 
 def test_without_diagnostics_the_model_keeps_keras_own_train_step(tmp_path):
     """Off (the default) costs nothing: run_fn wraps the model only when diagnostics are on."""
-    plain = build_dcn_v2(ModelConfig(embedding_dim=4, dnn_units=(16,)), SIZES)
+    plain = build_dcn_v2(ModelConfig(embedding_dim=4, dnn_units=(16,), **SPEC_SETTINGS), SIZES)
     assert type(plain).train_step is tf.keras.Model.train_step
     diagnosed, _ = with_diagnostics(plain, 5, str(tmp_path))
     assert type(diagnosed).train_step is not tf.keras.Model.train_step
