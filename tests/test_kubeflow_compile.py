@@ -11,7 +11,7 @@ from pipeline.config import PipelineConfig
 from sparsectr.cli import main
 
 TASKS = {"CriteoExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "ValidationGate",
-         "Transform", "Trainer", "Evaluator", "ServingPusher"}
+         "Transform", "Trainer", "Evaluator", "ServingPusher", "BaselineTrainer", "BaselineEvaluator"}
 
 
 def test_compile_kfp_writes_a_spec_that_parses_with_kfp_protos(tmp_path):
@@ -28,6 +28,8 @@ def test_compile_kfp_writes_a_spec_that_parses_with_kfp_protos(tmp_path):
     tasks = spec.root.dag.tasks
     assert TASKS <= set(tasks), TASKS - set(tasks)
     assert "Transform" in tasks["Trainer"].dependent_tasks and "Trainer" in tasks["Evaluator"].dependent_tasks
+    assert "Transform" in tasks["BaselineTrainer"].dependent_tasks
+    assert "BaselineTrainer" in tasks["BaselineEvaluator"].dependent_tasks
     images = {executor["container"]["image"] for executor in document["pipelineSpec"]["deploymentSpec"]["executors"].values()
               if "container" in executor}
     assert images == {"registry.example/sparsectr:1"}
