@@ -15,6 +15,15 @@ TB_TSV = CRITEO_DIR / "criteo1tb_day0_head10k.tsv"
 KAGGLE_CSV = CRITEO_DIR / "kaggle_sample200_header.csv"
 
 
+def in_memory_beam_args() -> tuple[str, ...]:
+    """The local Beam args with one in-process worker: quicker than Beam's worker processes on 10k rows
+    (tests/test_data_pipeline_e2e.py keeps the multi-process default)."""
+    from pipeline.config import LOCAL_BEAM_ARGS
+
+    return tuple("--direct_running_mode=in_memory" if a.startswith("--direct_running_mode") else a
+                 for a in LOCAL_BEAM_ARGS if not a.startswith("--direct_num_workers"))
+
+
 @pytest.fixture(scope="session")
 def criteo_dir() -> Path:
     if not KAGGLE_TSV.exists():

@@ -28,7 +28,8 @@ from models.hparams import AUXILIARY_LOSSES, ModelConfig
 from models.losses import LOSSES
 from models.serving_contract import CONFIG_FILE, LOGIT_KEY, PROBABILITY_KEY
 from models.trainer import DIAGNOSTICS_DIR
-from pipeline.config import LOCAL_BEAM_ARGS, PipelineConfig
+from conftest import in_memory_beam_args
+from pipeline.config import PipelineConfig
 from sparsectr import synthetic
 from sparsectr.check_data import latest_artifact_dir
 from sparsectr.cli import main
@@ -46,9 +47,6 @@ LOSS_INDEPENDENT = {"CriteoExampleGen", "StatisticsGen", "ImportSchemaGen", "Exa
                     "Transform", "BaselineTrainer", "BaselineEvaluator"}
 CACHED = metadata_store_pb2.Execution.CACHED
 SERVED_ROWS = 512
-# One process is quicker than Beam's worker processes on 10k rows.
-IN_MEMORY_BEAM_ARGS = tuple("--direct_running_mode=in_memory" if a.startswith("--direct_running_mode") else a
-                            for a in LOCAL_BEAM_ARGS if not a.startswith("--direct_num_workers"))
 
 
 def _run_and_states(config: PipelineConfig) -> tuple[dict, dict[str, int]]:
@@ -67,7 +65,7 @@ def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("losses")
     data = str(tmp / "generated.tsv")
     synthetic.generate_to_path(ROWS, POSITIVE_RATE, seed=3, out=data)
-    base = PipelineConfig(data=data, output_dir=str(tmp / "out"), beam_pipeline_args=IN_MEMORY_BEAM_ARGS,
+    base = PipelineConfig(data=data, output_dir=str(tmp / "out"), beam_pipeline_args=in_memory_beam_args(),
                           min_auc=0.0, auc_tolerance=1.0, logloss_tolerance=1.0,
                           model=ModelConfig(beta=BETA, alpha=0.5, epochs=1, batch_size=BATCH, diagnostics=True))
     results = {}

@@ -35,8 +35,10 @@ import tensorflow_transform as tft
 from sklearn.metrics import log_loss, roc_auc_score
 from tensorflow_serving.apis import prediction_log_pb2
 
+from conftest import in_memory_beam_args
 from components.criteo_example_gen.parsing import STANDARD_TSV, decode_line, parse_line
 from models import features
+from models.dcn import CapIds
 from models.hparams import ModelConfig
 from models.serving_contract import (ASSETS_EXTRA, PROBABILITY_KEY, RAW_SIGNATURE, SERVING_SIGNATURE,
                                      TRANSFORM_SIGNATURE, WARMUP_FILE, raw_columns, serialized_examples)
@@ -115,7 +117,7 @@ def _keras_probabilities(model_dir: str, transform_dir: str, rows: list[dict], l
     Transform's own transform graph (not the copy inside the SavedModel). On the way, the export's
     `transform_features` signature must give the same transformed features as that graph."""
     keras_model = tf.keras.models.load_model(model_dir, compile=False,
-                                             custom_objects={"Cross": tfrs.layers.dcn.Cross})
+                                             custom_objects={"Cross": tfrs.layers.dcn.Cross, "CapIds": CapIds})
     tft_output = tft.TFTransformOutput(transform_dir)
     spec = {k: v for k, v in tft_output.raw_feature_spec().items() if k != features.LABEL_KEY}
     serialized = tf.constant(serialized_examples(rows))
@@ -145,7 +147,8 @@ def test_pipeline_trains_blesses_pushes_serves_and_refuses_a_worse_model(criteo_
     for split, part in (("train", lines[:KAGGLE_TRAIN_ROWS]), ("eval", lines[KAGGLE_TRAIN_ROWS:])):
         (tmp_path / "data" / split).mkdir(parents=True)
         (tmp_path / "data" / split / f"{split}.tsv").write_bytes(b"".join(part))
-    config = PipelineConfig(data=str(tmp_path / "data"), output_dir=str(tmp_path / "out"), model=KAGGLE_MODEL)
+    config = PipelineConfig(data=str(tmp_path / "data"), output_dir=str(tmp_path / "out"), model=KAGGLE_MODEL,
+                            beam_pipeline_args=in_memory_beam_args())
 
     summary = run(config)
     assert summary["ok"], summary["error"]
