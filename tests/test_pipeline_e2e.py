@@ -10,8 +10,8 @@ Then, on the same run:
   (with Transform's own graph) agree on real rows; the warmup requests parse
   as PredictionLog records and replay against the model;
 - `sparsectr report` prints the table and writes its PNGs;
-- a trained but worse model (one epoch at a learning rate too small to
-  learn much) is rejected by the change threshold against the blessed model,
+- a trained but worse model (stopped after one epoch) is rejected by the
+  change threshold against the blessed model,
   not by min_auc, and is not pushed; the serving directory keeps the first
   version only;
 - a run whose training diverges (learning rate 1e30) fails in the Trainer
@@ -238,9 +238,10 @@ def test_pipeline_trains_blesses_pushes_serves_and_refuses_a_worse_model(criteo_
                                                    "sparsity_buckets.png", "training_curves.png"]
     assert all(os.path.getsize(p) > 10_000 for p in pngs)
 
-    # A trained but worse model: one epoch at a learning rate too small to learn much. Its AUC passes
-    # min_auc; the change threshold against the blessed model rejects it.
-    worse = dataclasses.replace(config, model=dataclasses.replace(KAGGLE_MODEL, learning_rate=1e-5, epochs=1))
+    # A trained but worse model: stopped after its first epoch (the first run kept a later one). Its AUC
+    # passes min_auc; the change threshold against the blessed model rejects it.
+    assert summary["training"]["best_epoch"] >= 2
+    worse = dataclasses.replace(config, model=dataclasses.replace(KAGGLE_MODEL, epochs=1))
     second = run(worse)
     assert second["ok"], second["error"]
     assert second["blessed"] is False and second.get("pushed_model") is None
