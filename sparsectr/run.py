@@ -142,7 +142,8 @@ def format_summary(summary: dict[str, Any]) -> str:
                  f"({summary['alpha_source']}), beta {model['beta']:g}")
     data = summary.get("training_data")
     if data:
-        sized = ", ".join(f"{SIZED_LABELS[name]} {model[name]:.3g}" for name in data["sized"])
+        sized = ", ".join(f"{SIZED_LABELS[name]} {model[name]:.3g}" if isinstance(model[name], float)
+                          else f"{SIZED_LABELS[name]} {model[name]}" for name in data["sized"])
         lines.append(f"trained on {data['examples']:,} rows ({data['positives']:,} positives), validated on "
                      f"{data['validation']}" + (f"; sized to them (models/sizing.py): {sized}" if sized else ""))
         calibration = data.get("calibration")
