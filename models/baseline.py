@@ -13,18 +13,14 @@ the same split the same way (pipeline/pipeline.py: BaselineEvaluator).
 """
 from __future__ import annotations
 
-import os
-
 import tensorflow as tf
-import tensorflow_transform as tft
 from absl import logging
 from tfx import v1 as tfx
 
 from models import features
 from models.dcn import CapIds
 from models.hparams import TRANSFORM_FIELDS, ModelConfig
-from models.trainer import (COUNT_BATCH_SIZE, HOLDOUT_KEY, FailOnNonFiniteLoss, compile_model, count_examples,
-                            export_serving_model, make_dataset)
+from models.trainer import FailOnNonFiniteLoss, compile_model, export_serving_model, training_inputs
 from models.vocabulary import id_counts
 
 # The settings run_fn reads (the rest of the DCN-V2's may change without re-training the baseline).
@@ -45,35 +41,22 @@ def build_logistic_regression(vocabulary_sizes: dict[str, int], l2: float) -> tf
         for name in features.FEATURE_KEYS
     ]
     summed = tf.keras.layers.Add(name="sum")(weights)
-    logit = tf.keras.layers.Dense(1, kernel_initializer="ones", trainable=True, name="logit")(summed)
+    logit = tf.keras.layers.Dense(1, kernel_initializer="ones", name="logit")(summed)
     return tf.keras.Model(inputs=inputs, outputs=logit, name="logistic_regression")
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
-    given = ModelConfig.from_custom_config(fn_args.custom_config)
-    tf.keras.utils.set_random_seed(given.seed)
-    tft_output = tft.TFTransformOutput(fn_args.transform_output)
-    holdout = float((fn_args.custom_config or {}).get(HOLDOUT_KEY) or 0.0)
-
-    def dataset(files, batch_size, shuffle, validation=False):
-        return make_dataset(files, fn_args.data_accessor, tft_output, batch_size, shuffle, given.seed, holdout,
-                            validation)
-
-    size = count_examples(dataset(fn_args.train_files, COUNT_BATCH_SIZE, False))
-    config = given.sized(size)
-    l2 = 1.0 / (2 * LR_C * size.examples)
-    model = build_logistic_regression(id_counts(tft_output, config.categorical_min_count, config.integer_buckets), l2)
+    inputs = training_inputs(fn_args)
+    config = inputs.config
+    l2 = 1.0 / (2 * LR_C * inputs.record["examples"])
+    model = build_logistic_regression(
+        id_counts(inputs.tft_output, config.categorical_min_count, config.integer_buckets), l2)
     compile_model(model, ModelConfig(loss="bce", beta=config.beta, learning_rate=LEARNING_RATE))
-    monitor = "val_weighted_logloss"
     history = model.fit(
-        dataset(fn_args.train_files, config.batch_size, True),
-        validation_data=dataset(fn_args.train_files if holdout else fn_args.eval_files, config.batch_size, False,
-                                validation=True),
-        epochs=EPOCHS, verbose=2,
+        inputs.train, validation_data=inputs.valid, epochs=EPOCHS, verbose=2,
         callbacks=[FailOnNonFiniteLoss(),
-                   tf.keras.callbacks.EarlyStopping(monitor=monitor, patience=PATIENCE, restore_best_weights=True)])
+                   tf.keras.callbacks.EarlyStopping(monitor="val_weighted_logloss", patience=PATIENCE,
+                                                    restore_best_weights=True)])
     logging.info("Baseline history: %s", history.history)
-    tf.io.gfile.makedirs(fn_args.model_run_dir)
-    training = {"examples": size.examples, "positives": size.positives, "model": "logistic regression",
-                "l2": l2, "epochs": len(history.history["loss"])}
-    export_serving_model(model, tft_output, config, os.path.join(fn_args.serving_model_dir), training)
+    training = {**inputs.record, "model": "logistic regression", "l2": l2, "epochs": len(history.history["loss"])}
+    export_serving_model(model, inputs.tft_output, config, fn_args.serving_model_dir, training)

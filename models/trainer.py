@@ -4,6 +4,7 @@ warmup requests of models/serving_contract.py.
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from typing import Any, Optional
@@ -212,12 +213,24 @@ def export_serving_model(model: tf.keras.Model, tft_output: tft.TFTransformOutpu
     write_warmup_requests(os.path.join(extra, WARMUP_FILE), serialized_examples(rows), rows)
 
 
-def run_fn(fn_args: tfx.components.FnArgs) -> None:
+@dataclasses.dataclass
+class TrainingInputs:
+    """What a Trainer's run_fn starts from: the settings sized to its training rows, Transform's
+    output, and the training and validation datasets at the sized batch size."""
+    config: ModelConfig
+    tft_output: tft.TFTransformOutput
+    train: tf.data.Dataset
+    valid: tf.data.Dataset
+    record: dict[str, Any]  # written under TRAINING_KEY in model_config.json
+
+
+def training_inputs(fn_args: tfx.components.FnArgs) -> TrainingInputs:
+    """Seeds, counts the training rows, sizes the unset settings (models/sizing.py) and builds the
+    datasets: validation on eval_files, or on the rows held out of train (HOLDOUT_KEY)."""
     given = ModelConfig.from_custom_config(fn_args.custom_config)
     tf.keras.utils.set_random_seed(given.seed)
     tft_output = tft.TFTransformOutput(fn_args.transform_output)
     holdout = float((fn_args.custom_config or {}).get(HOLDOUT_KEY) or 0.0)
-    valid_files = fn_args.train_files if holdout else fn_args.eval_files
 
     def dataset(files, batch_size, shuffle, validation=False):
         return make_dataset(files, fn_args.data_accessor, tft_output, batch_size, shuffle, given.seed, holdout,
@@ -225,12 +238,18 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
 
     size = count_examples(dataset(fn_args.train_files, COUNT_BATCH_SIZE, False))
     config = given.sized(size)
-    training = {"examples": size.examples, "positives": size.positives, "sized": list(given.unsized_fields()),
-                "validation": f"{holdout:.0%} of train, held out by row hash" if holdout else "eval split"}
-    logging.info("Training on %s; settings: %s", training, config.to_dict())
-    train = dataset(fn_args.train_files, config.batch_size, True)
-    valid = dataset(valid_files, config.batch_size, False, validation=True)
+    record = {"examples": size.examples, "positives": size.positives, "sized": list(given.unsized_fields()),
+              "validation": f"{holdout:.0%} of train, held out by row hash" if holdout else "eval split"}
+    logging.info("Training on %s; settings: %s", record, config.to_dict())
+    return TrainingInputs(config, tft_output, dataset(fn_args.train_files, config.batch_size, True),
+                          dataset(fn_args.train_files if holdout else fn_args.eval_files, config.batch_size, False,
+                                  validation=True), record)
 
+
+def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    inputs = training_inputs(fn_args)
+    config, tft_output, train, valid, training = (inputs.config, inputs.tft_output, inputs.train, inputs.valid,
+                                                  inputs.record)
     model = build_dcn_v2(config, id_counts(tft_output, config.categorical_min_count, config.integer_buckets))
     monitor, mode = f"val_{config.monitor}", MONITORS[config.monitor]
     callbacks = [

@@ -14,21 +14,19 @@
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from typing import Optional, Sequence
 
 import numpy as np
 
-from models.serving_contract import ASSETS_EXTRA, CONFIG_FILE
 from models.trainer import TRAINING_KEY
 from pipeline.eval_results import (BUCKET_SLICE_PREFIX, EXAMPLE_COUNT, OVERALL, WEIGHTED_LOGLOSS, auc_interval,
                                    calibration_buckets, clicks, format_table, slice_metrics, sparsity_description,
                                    sparsity_rows, wilson_interval)
 from sparsectr.check_data import latest_artifact_dir
 from sparsectr.diagnostics_plots import save_figure
-from sparsectr.run import training_history, training_summary
+from sparsectr.run import trained_model_config, training_history, training_summary
 
 CALIBRATION_BINS = 12
 REPORT_DIR = "report"
@@ -99,9 +97,7 @@ def load_run(run_dir: str, min_slice_size: int) -> RunReport:
                                 "`sparsectr run` that got as far as evaluation")
     from tfx.utils import path_utils
 
-    with open(os.path.join(path_utils.serving_model_path(model_dir), ASSETS_EXTRA, CONFIG_FILE)) as f:
-        model_config = json.load(f)
-    return RunReport(evaluation_dir, model_config, slice_metrics(evaluation_dir, min_slice_size),
+    return RunReport(evaluation_dir, trained_model_config(model_dir), slice_metrics(evaluation_dir, min_slice_size),
                      training_history(latest_artifact_dir(root, "Trainer", "model_run")), min_slice_size,
                      path_utils.serving_model_path(model_dir),
                      latest_artifact_dir(root, "CriteoExampleGen", "examples") or "")
