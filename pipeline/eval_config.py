@@ -12,6 +12,38 @@ from pipeline import auc_metric
 from pipeline.config import PipelineConfig
 
 CALIBRATION_PLOT_BUCKETS = 1000
+AUC_METRIC = auc_metric.ExactAUC.__name__
+LOGLOSS_METRIC = "BinaryCrossentropy"
+
+
+def blessing_thresholds(min_auc: float, auc_tolerance: float, logloss_tolerance: float) -> dict[str, tfma.MetricThreshold]:
+    """The blessing rule by metric: AUC at least `min_auc` and, against the latest blessed model,
+    at most `auc_tolerance` lower; weighted logloss at most `logloss_tolerance` higher."""
+    return {
+        AUC_METRIC: tfma.MetricThreshold(
+            value_threshold=tfma.GenericValueThreshold(lower_bound={"value": min_auc}),
+            change_threshold=tfma.GenericChangeThreshold(direction=tfma.MetricDirection.HIGHER_IS_BETTER,
+                                                         absolute={"value": -auc_tolerance})),
+        LOGLOSS_METRIC: tfma.MetricThreshold(
+            change_threshold=tfma.GenericChangeThreshold(direction=tfma.MetricDirection.LOWER_IS_BETTER,
+                                                         absolute={"value": logloss_tolerance})),
+    }
+
+
+def set_blessing_thresholds(config: tfma.EvalConfig, min_auc: float, auc_tolerance: float,
+                            logloss_tolerance: float) -> None:
+    """Replaces, in place, the blessing thresholds eval_config() put in `config` (a run's settings
+    on Kubeflow: components/run_settings)."""
+    thresholds = blessing_thresholds(min_auc, auc_tolerance, logloss_tolerance)
+    replaced = set()
+    for spec in config.metrics_specs:
+        for metric in spec.metrics:
+            for per_slice in metric.per_slice_thresholds:
+                per_slice.threshold.CopyFrom(thresholds[metric.class_name])
+                replaced.add(metric.class_name)
+    if replaced != set(thresholds):
+        raise ValueError(f"eval_config: expected blessing thresholds on {sorted(thresholds)}, found them on "
+                         f"{sorted(replaced)} (a reference evaluation has none to set)")
 
 
 def slicing_specs(config: PipelineConfig) -> list[tfma.SlicingSpec]:
@@ -32,28 +64,20 @@ def eval_config(config: PipelineConfig, reference: bool = False) -> tfma.EvalCon
     (evaluators/metrics_validator.py: unchecked thresholds are failures without
     a slice check), so one small bucket would stop every model's blessing.
 
-    Blessing: AUC at least `min_auc`; against the latest blessed model (when
-    there is one), AUC may drop by at most `auc_tolerance` and the weighted
-    logloss rise by at most `logloss_tolerance`.
+    Blessing: blessing_thresholds() on the overall slice.
 
     `reference`: for the logistic-regression baseline (BaselineEvaluator): the
     same metrics on the overall slice, no thresholds (it is measured, not blessed).
     """
     # A MetricConfig's `threshold` would gate every slice, and a bucket without
     # positives has no AUC; blessing judges the overall slice.
-    overall = [tfma.SlicingSpec()]
-    auc_threshold = tfma.MetricThreshold(
-        value_threshold=tfma.GenericValueThreshold(lower_bound={"value": config.min_auc}),
-        change_threshold=tfma.GenericChangeThreshold(direction=tfma.MetricDirection.HIGHER_IS_BETTER,
-                                                     absolute={"value": -config.auc_tolerance}),
-    )
-    logloss_threshold = tfma.MetricThreshold(
-        change_threshold=tfma.GenericChangeThreshold(direction=tfma.MetricDirection.LOWER_IS_BETTER,
-                                                     absolute={"value": config.logloss_tolerance}),
-    )
-    auc_thresholds = [] if reference else [tfma.PerSliceMetricThreshold(slicing_specs=overall, threshold=auc_threshold)]
-    logloss_thresholds = [] if reference else [
-        tfma.PerSliceMetricThreshold(slicing_specs=overall, threshold=logloss_threshold)]
+    thresholds = {} if reference else blessing_thresholds(config.min_auc, config.auc_tolerance,
+                                                          config.logloss_tolerance)
+
+    def per_slice(class_name: str) -> list[tfma.PerSliceMetricThreshold]:
+        return [tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=thresholds[class_name])
+                ] if class_name in thresholds else []
+
     return tfma.EvalConfig(
         model_specs=[
             tfma.ModelSpec(
@@ -67,12 +91,12 @@ def eval_config(config: PipelineConfig, reference: bool = False) -> tfma.EvalCon
                 example_weight_key=WEIGHT_KEY,
             )
         ],
-        slicing_specs=overall if reference else slicing_specs(config),
+        slicing_specs=[tfma.SlicingSpec()] if reference else slicing_specs(config),
         metrics_specs=[
             tfma.MetricsSpec(
                 metrics=[
                     tfma.MetricConfig(class_name="ExampleCount"),  # the sum of weights
-                    tfma.MetricConfig(class_name="BinaryCrossentropy", per_slice_thresholds=logloss_thresholds),
+                    tfma.MetricConfig(class_name=LOGLOSS_METRIC, per_slice_thresholds=per_slice(LOGLOSS_METRIC)),
                     tfma.MetricConfig(class_name="Calibration"),
                 ],
                 example_weights=tfma.ExampleWeightOptions(weighted=True),
@@ -81,8 +105,8 @@ def eval_config(config: PipelineConfig, reference: bool = False) -> tfma.EvalCon
                 metrics=[
                     tfma.MetricConfig(class_name="ExampleCount"),
                     # AUC is the same weighted or not: beta weighs every positive alike (SPEC 2).
-                    tfma.MetricConfig(class_name=auc_metric.ExactAUC.__name__, module=auc_metric.__name__,
-                                      per_slice_thresholds=auc_thresholds),
+                    tfma.MetricConfig(class_name=AUC_METRIC, module=auc_metric.__name__,
+                                      per_slice_thresholds=per_slice(AUC_METRIC)),
                     tfma.MetricConfig(class_name="BinaryCrossentropy"),
                     tfma.MetricConfig(class_name="Calibration"),
                     tfma.MetricConfig(class_name="MeanLabel"),

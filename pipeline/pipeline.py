@@ -1,12 +1,14 @@
 """The TFX DAG, built from one PipelineConfig."""
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 from tfx import v1 as tfx
 from tfx.proto import example_gen_pb2
 
 from components.criteo_example_gen.component import CriteoExampleGen
+from components.run_settings.component import Evaluator, Trainer, Transform
+from components.run_settings.spec import BLESSING_SETTINGS, MODEL_SETTINGS
 from components.serving_pusher.component import ServingPusher
 from components.validation_gate.component import ValidationGate
 from models.baseline import BASELINE_FIELDS
@@ -17,9 +19,21 @@ from pipeline.eval_config import eval_config
 
 BASELINE_TRAINER = "BaselineTrainer"
 BASELINE_EVALUATOR = "BaselineEvaluator"
+DATA_ROOT = "data_root"
+SERVING_DIR = "serving_dir"
+# `run_parameters` below: a mapping from setting name (DATA_ROOT, SERVING_DIR, MODEL_SETTINGS,
+# BLESSING_SETTINGS) to the value a run gives it, usually a tfx RuntimeParameter (Kubeflow:
+# pipeline/kubeflow.py); empty for the local runners, which bake every setting into the DAG.
+RunParameters = Mapping[str, Any]
 
 
-def data_components(config: PipelineConfig) -> list:
+def _model_settings(run_parameters: RunParameters, fields: Optional[tuple[str, ...]]) -> dict[str, Any]:
+    """The run's model settings a component reads (`fields`; None = all)."""
+    return {name: value for name, value in run_parameters.items()
+            if name in MODEL_SETTINGS and (fields is None or name in fields)}
+
+
+def data_components(config: PipelineConfig, run_parameters: RunParameters = {}) -> list:  # noqa: B006
     """Ingestion and validation: CriteoExampleGen, StatisticsGen,
     ImportSchemaGen, ExampleValidator and the gate that stops on anomalies."""
     presplit = config.presplit_names()
@@ -40,7 +54,7 @@ def data_components(config: PipelineConfig) -> list:
             )
         )
     example_gen = CriteoExampleGen(
-        input_base=input_base,
+        input_base=run_parameters.get(DATA_ROOT, input_base),
         input_config=input_config,
         output_config=output_config,
         input_format=config.input_format,
@@ -55,10 +69,11 @@ def data_components(config: PipelineConfig) -> list:
     return [example_gen, statistics_gen, schema_gen, example_validator, gate]
 
 
-def _transform_and_trainer(config: PipelineConfig, data: list) -> tuple:
+def _transform_and_trainer(config: PipelineConfig, data: list, run_parameters: RunParameters) -> tuple:
     """Transform (after ValidationGate) and the Trainer, on top of `data_components`."""
     example_gen, _, schema_gen, _, gate = data
-    transform = tfx.components.Transform(
+    transform = Transform(
+        settings=_model_settings(run_parameters, TRANSFORM_FIELDS),
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn="models.preprocessing.preprocessing_fn",
@@ -69,16 +84,18 @@ def _transform_and_trainer(config: PipelineConfig, data: list) -> tuple:
         disable_analyzer_cache=True,
     )
     transform.add_upstream_node(gate)
-    return transform, _trainer(config, transform, "models.trainer.run_fn")
+    return transform, _trainer(config, transform, "models.trainer.run_fn", run_parameters)
 
 
-def _trainer(config: PipelineConfig, transform, run_fn: str, fields: Optional[tuple[str, ...]] = None):
+def _trainer(config: PipelineConfig, transform, run_fn: str, run_parameters: RunParameters,
+             fields: Optional[tuple[str, ...]] = None):
     """A Trainer of `run_fn` on Transform's output. Early stopping never watches the rows TFMA
     scores: the Trainer validates on the eval split when TFMA scores test, else on rows held out
     of train (PipelineConfig.validation_holdout). `fields`: the model settings it reads (all when
     None); a change to any other leaves its cached run valid."""
     holdout = config.validation_holdout()
-    return tfx.components.Trainer(
+    return Trainer(
+        settings=_model_settings(run_parameters, fields),
         run_fn=run_fn,
         examples=transform.outputs["transformed_examples"],
         transform_graph=transform.outputs["transform_graph"],
@@ -88,8 +105,10 @@ def _trainer(config: PipelineConfig, transform, run_fn: str, fields: Optional[tu
     )
 
 
-def _evaluator(config: PipelineConfig, example_gen, trainer, baseline=None, reference: bool = False):
-    return tfx.components.Evaluator(
+def _evaluator(config: PipelineConfig, example_gen, trainer, run_parameters: RunParameters, baseline=None,
+               reference: bool = False):
+    return Evaluator(
+        settings={} if reference else {k: v for k, v in run_parameters.items() if k in BLESSING_SETTINGS},
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"] if baseline else None,
@@ -98,33 +117,35 @@ def _evaluator(config: PipelineConfig, example_gen, trainer, baseline=None, refe
     )
 
 
-def _logistic_regression(config: PipelineConfig, example_gen, transform) -> list:
+def _logistic_regression(config: PipelineConfig, example_gen, transform, run_parameters: RunParameters) -> list:
     """The logistic-regression baseline (models/baseline.py), trained on the DCN-V2's rows and
     scored on its split, so every run says whether the DCN-V2 beats it."""
-    baseline_trainer = _trainer(config, transform, "models.baseline.run_fn", BASELINE_FIELDS).with_id(BASELINE_TRAINER)
-    evaluator = _evaluator(config, example_gen, baseline_trainer, reference=True).with_id(BASELINE_EVALUATOR)
+    baseline_trainer = _trainer(config, transform, "models.baseline.run_fn", run_parameters,
+                                BASELINE_FIELDS).with_id(BASELINE_TRAINER)
+    evaluator = _evaluator(config, example_gen, baseline_trainer, run_parameters,
+                           reference=True).with_id(BASELINE_EVALUATOR)
     return [baseline_trainer, evaluator]
 
 
-def training_components(config: PipelineConfig, data: list) -> list:
+def training_components(config: PipelineConfig, data: list, run_parameters: RunParameters = {}) -> list:  # noqa: B006
     """Transform, Trainer, the latest blessed model, Evaluator and ServingPusher,
     on top of `data_components`. Transform waits for ValidationGate."""
-    transform, trainer = _transform_and_trainer(config, data)
+    transform, trainer = _transform_and_trainer(config, data, run_parameters)
     baseline = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
-    evaluator = _evaluator(config, data[0], trainer, baseline)
+    evaluator = _evaluator(config, data[0], trainer, run_parameters, baseline)
     pusher = ServingPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
         evaluation=evaluator.outputs["evaluation"],
-        push_destination=tfx.proto.PushDestination(
-            filesystem=tfx.proto.PushDestination.Filesystem(base_directory=config.serving_dir)),
+        serving_dir=run_parameters.get(SERVING_DIR, config.serving_dir),
         min_slice_size=config.min_slice_size,
     )
-    return [transform, trainer, baseline, evaluator, pusher] + _logistic_regression(config, data[0], transform)
+    return [transform, trainer, baseline, evaluator, pusher] + _logistic_regression(config, data[0], transform,
+                                                                                    run_parameters)
 
 
 def _pipeline(config: PipelineConfig, name: str, components: list, local_metadata: bool) -> tfx.dsl.Pipeline:
@@ -140,11 +161,13 @@ def _pipeline(config: PipelineConfig, name: str, components: list, local_metadat
     )
 
 
-def create_pipeline(config: PipelineConfig, local_metadata: bool = True) -> tfx.dsl.Pipeline:
+def create_pipeline(config: PipelineConfig, local_metadata: bool = True,
+                    run_parameters: RunParameters = {}) -> tfx.dsl.Pipeline:  # noqa: B006
     """The whole pipeline: ingest, validate, transform, train, evaluate, push.
     `local_metadata`: SQLite MLMD under output_dir (off for Kubeflow, which has its own)."""
-    data = data_components(config)
-    return _pipeline(config, config.pipeline_name, data + training_components(config, data), local_metadata)
+    data = data_components(config, run_parameters)
+    return _pipeline(config, config.pipeline_name, data + training_components(config, data, run_parameters),
+                     local_metadata)
 
 
 def create_experiment_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
@@ -153,8 +176,8 @@ def create_experiment_pipeline(config: PipelineConfig) -> tfx.dsl.Pipeline:
     not deployed). Cells of one dataset share `config.pipeline_name` and output
     directory, so the TFX cache runs the data components and Transform once."""
     data = data_components(config)
-    transform, trainer = _transform_and_trainer(config, data)
-    return _pipeline(config, config.pipeline_name, data + [transform, trainer, _evaluator(config, data[0], trainer)],
+    transform, trainer = _transform_and_trainer(config, data, {})
+    return _pipeline(config, config.pipeline_name, data + [transform, trainer, _evaluator(config, data[0], trainer, {})],
                      local_metadata=True)
 
 

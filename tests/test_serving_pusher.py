@@ -11,11 +11,10 @@ import tensorflow as tf
 from tensorflow_model_analysis.proto import metrics_for_slice_pb2
 from tfx import v1 as tfx
 from tfx.types import standard_artifacts, standard_component_specs
-from tfx.utils import proto_utils
 
 from components.serving_pusher import executor as pusher_executor
 from components.serving_pusher.component import ServingPusher
-from components.serving_pusher.spec import EVALUATION_KEY, MIN_SLICE_SIZE_KEY
+from components.serving_pusher.spec import EVALUATION_KEY, MIN_SLICE_SIZE_KEY, SERVING_DIR_KEY
 from models.serving_contract import ASSETS_EXTRA
 
 # (slice column or None for overall, value, examples, auc)
@@ -65,12 +64,11 @@ def _push(tmp_path, blessed: bool):
     pushed = standard_artifacts.PushedModel()
     pushed.uri = str(tmp_path / "pushed")
     base = tmp_path / "serving" / "sparsectr"
-    destination = tfx.proto.PushDestination(filesystem=tfx.proto.PushDestination.Filesystem(base_directory=str(base)))
     pusher_executor.Executor().Do(
         {standard_component_specs.MODEL_KEY: [model], standard_component_specs.MODEL_BLESSING_KEY: [blessing],
          EVALUATION_KEY: [evaluation]},
         {standard_component_specs.PUSHED_MODEL_KEY: [pushed]},
-        {standard_component_specs.PUSH_DESTINATION_KEY: proto_utils.proto_to_json(destination),
+        {SERVING_DIR_KEY: str(base),
          standard_component_specs.CUSTOM_CONFIG_KEY: json.dumps({MIN_SLICE_SIZE_KEY: MIN_SLICE_SIZE})})
     return base, pushed
 
@@ -126,10 +124,10 @@ def test_component_takes_the_evaluation_and_the_minimum_slice_size():
     channel = lambda kind: tfx.dsl.Channel(type=kind)  # noqa: E731
     pusher = ServingPusher(model=channel(standard_artifacts.Model), model_blessing=channel(standard_artifacts.ModelBlessing),
                            evaluation=channel(standard_artifacts.ModelEvaluation), min_slice_size=250,
-                           push_destination=tfx.proto.PushDestination(
-                               filesystem=tfx.proto.PushDestination.Filesystem(base_directory="/srv")))
+                           serving_dir="/srv")
     assert set(pusher.inputs) == {"model", "model_blessing", EVALUATION_KEY}
     assert json.loads(pusher.exec_properties[standard_component_specs.CUSTOM_CONFIG_KEY]) == {MIN_SLICE_SIZE_KEY: 250}
+    assert pusher.exec_properties[SERVING_DIR_KEY] == "/srv"
     with pytest.raises(TypeError):
         ServingPusher(model=channel(standard_artifacts.Model), model_blessing=channel(standard_artifacts.ModelBlessing),
                       evaluation=channel(standard_artifacts.Examples))

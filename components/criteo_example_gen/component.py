@@ -5,6 +5,7 @@ from typing import Optional
 
 from tfx import types
 from tfx.components.example_gen import driver, utils
+from tfx.components.example_gen.component import FileBasedExampleGen
 from tfx.dsl.components.base import base_beam_component, executor_spec
 from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import standard_artifacts
@@ -13,12 +14,16 @@ from components.criteo_example_gen import executor, spec
 from components.criteo_example_gen.parsing import FORMATS
 
 
-class CriteoExampleGen(base_beam_component.BaseBeamComponent):
+class CriteoExampleGen(FileBasedExampleGen):
     """Ingests raw Criteo logs (TSV, headed CSV, gzip; `{SPAN}` patterns) into
     tf.Examples split by a hash of the row, and writes unreadable lines to
     `rejects`; fails when their fraction exceeds `max_reject_fraction`.
 
     Outputs: `examples` (Examples), `rejects` (CriteoRejects).
+
+    A FileBasedExampleGen to the orchestrators, so that each runs TFX's span driver before it
+    (the Kubeflow V2 compiler adds it as the task's pre-cache-check step), with its own spec
+    (input format, reject limit, rejects output); hence BaseBeamComponent's constructor.
     """
 
     SPEC_CLASS = spec.CriteoExampleGenSpec
@@ -40,7 +45,8 @@ class CriteoExampleGen(base_beam_component.BaseBeamComponent):
             raise ValueError(f"max_reject_fraction must be in [0, 1], got {max_reject_fraction}")
         input_config = input_config or utils.make_default_input_config()
         output_config = output_config or utils.make_default_output_config(input_config)
-        super().__init__(
+        base_beam_component.BaseBeamComponent.__init__(
+            self,
             spec.CriteoExampleGenSpec(
                 input_base=input_base,
                 input_config=input_config,

@@ -15,7 +15,9 @@ class CriteoRejects(types.Artifact):
     """Lines that could not be read, as JSON lines (file, line, reason, detail,
     raw), plus summary.json per input split with counts by reason."""
 
-    TYPE_NAME = "sparsectr.CriteoRejects"  # <namespace>.<Title>, as Kubeflow V2 requires
+    # <namespace>.<Title>, as Kubeflow V2 requires; its tasks import the class by this name
+    # (sparsectr/__init__.py provides it).
+    TYPE_NAME = "sparsectr.CriteoRejects"
 
 
 class CriteoExampleGenSpec(types.ComponentSpec):

@@ -16,11 +16,10 @@ from typing import Any
 from absl import logging
 from tfx.components.pusher import executor as tfx_pusher
 from tfx.dsl.io import fileio
-from tfx.proto import pusher_pb2
 from tfx.types import artifact_utils, standard_component_specs
-from tfx.utils import io_utils, proto_utils
+from tfx.utils import io_utils
 
-from components.serving_pusher.spec import EVALUATION_KEY, MIN_SLICE_SIZE_KEY
+from components.serving_pusher.spec import EVALUATION_KEY, MIN_SLICE_SIZE_KEY, SERVING_DIR_KEY
 from models.serving_contract import ASSETS_EXTRA
 from pipeline.eval_results import slice_metrics
 
@@ -41,13 +40,8 @@ class Executor(tfx_pusher.Executor):
         if not self.CheckBlessing(input_dict):
             self._MarkNotPushed(pushed)
             return
-        destination = pusher_pb2.PushDestination()
-        proto_utils.json_to_proto(exec_properties[standard_component_specs.PUSH_DESTINATION_KEY], destination)
-        if destination.WhichOneof("destination") != "filesystem":
-            raise ValueError("ServingPusher: push_destination must be a filesystem directory, got "
-                             f"{destination.WhichOneof('destination')!r}")
         version = str(int(time.time()))
-        serving_path = os.path.join(destination.filesystem.base_directory, version)
+        serving_path = os.path.join(exec_properties[SERVING_DIR_KEY], version)
         if fileio.exists(serving_path):
             raise RuntimeError(f"ServingPusher: {serving_path} already exists; versions are seconds since the "
                                "epoch, so two pushes came within one second. Re-run the pipeline.")

@@ -1,0 +1,37 @@
+"""Specs of the stock Transform, Trainer and Evaluator with settings a run may change.
+
+TFX's Kubeflow V2 compiler wires a pipeline parameter only to a whole execution property
+(tfx/orchestration/kubeflow/v2/step_builder.py), while the model settings travel inside
+`custom_config` (JSON) and the blessing thresholds inside `eval_config` (a proto). These
+specs add one optional execution property per setting; the executors (executor.py) fold the
+given ones into custom_config / eval_config before the stock executor runs. Unset, they
+change nothing, so the local runners keep the stock behaviour and cache.
+"""
+from __future__ import annotations
+
+from tfx.types import standard_component_specs
+from tfx.types.component_spec import ExecutionParameter
+
+# Model settings (models/hparams.py ModelConfig fields) a run may set, with their types.
+MODEL_SETTINGS: dict[str, type] = {"loss": str, "alpha": float, "beta": float, "epochs": int, "seed": int}
+# A run parameter cannot be "unset" on Kubeflow, so alpha takes this value to mean
+# "the loss's tuned value at the run's beta" (ModelConfig.alpha = None).
+TUNED_ALPHA = -1.0
+# Blessing thresholds (pipeline/config.py PipelineConfig fields) a run may set.
+BLESSING_SETTINGS: dict[str, type] = {"min_auc": float, "auc_tolerance": float, "logloss_tolerance": float}
+
+
+def _optional(settings: dict[str, type]) -> dict[str, ExecutionParameter]:
+    return {name: ExecutionParameter(type=kind, optional=True) for name, kind in settings.items()}
+
+
+class TransformSpec(standard_component_specs.TransformSpec):
+    PARAMETERS = {**standard_component_specs.TransformSpec.PARAMETERS, **_optional(MODEL_SETTINGS)}
+
+
+class TrainerSpec(standard_component_specs.TrainerSpec):
+    PARAMETERS = {**standard_component_specs.TrainerSpec.PARAMETERS, **_optional(MODEL_SETTINGS)}
+
+
+class EvaluatorSpec(standard_component_specs.EvaluatorSpec):
+    PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS, **_optional(BLESSING_SETTINGS)}
