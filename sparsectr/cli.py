@@ -61,7 +61,7 @@ def _pipeline_overrides(args: argparse.Namespace) -> dict:
     """PipelineConfig fields given on the command line (the rest keep pipeline/config.py's defaults)."""
     names = ("push_dir", "min_auc", "auc_tolerance", "logloss_tolerance", "min_slice_size")
     overrides = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
-    if args.beam_args is not None:
+    if getattr(args, "beam_args", None) is not None:
         overrides["beam_pipeline_args"] = tuple(shlex.split(args.beam_args))
     return overrides
 
@@ -87,8 +87,37 @@ def _cmd_compile_kfp(args: argparse.Namespace) -> int:
     from pipeline.config import PipelineConfig
     from pipeline.kubeflow import compile_kubeflow
 
-    config = PipelineConfig(data=args.data, output_dir=args.output, model=_model_config(args))
+    config = PipelineConfig(data=args.data, output_dir=args.output, model=_model_config(args),
+                            **_pipeline_overrides(args))
     print(compile_kubeflow(config, args.out, image=args.image))
+    return 0
+
+
+def _cmd_run_kfp_local(args: argparse.Namespace) -> int:
+    from pipeline.kfp_local import ContainerEngine, LocalKubeflowRun
+
+    engine = ContainerEngine(args.engine, tuple(shlex.split(args.engine_flags)), tuple(shlex.split(args.run_flags)))
+    run = LocalKubeflowRun(args.pipeline, args.pipeline_root, engine, image=args.image, mounts=tuple(args.mount),
+                           progress=lambda line: print(line, file=sys.stderr))
+    results = run.run(args.param)
+    _write_json(args.json, {name: dataclasses.asdict(result) for name, result in results.items()})
+    return 0
+
+
+def _cmd_submit_kfp(args: argparse.Namespace) -> int:
+    from pipeline import kfp_submit
+
+    if args.vertex_project:
+        submission = kfp_submit.submit_vertex(args.pipeline, args.vertex_project, args.region, args.param,
+                                              args.pipeline_root)
+    elif args.host:
+        submission = kfp_submit.submit_kfp(args.pipeline, args.host, args.param, namespace=args.namespace,
+                                           experiment=args.experiment, run_name=args.run_name,
+                                           pipeline_root=args.pipeline_root)
+    else:
+        print("submit-kfp: give --host URL (Kubeflow Pipelines) or --vertex-project P (Vertex AI)", file=sys.stderr)
+        return 2
+    print(f"run {submission.run_id}: {submission.url}")
     return 0
 
 
@@ -272,6 +301,18 @@ def _add_model_flags(p: argparse.ArgumentParser, exclude: Sequence[str] = ()) ->
                        help="record gradient diagnostics (SPEC 4) in the Trainer's run directory")
 
 
+def _add_blessing_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--push-dir", help="serving models go to PUSH_DIR/<model name>/<version>/ "
+                                      "(default OUTPUT/serving_model)")
+    p.add_argument("--min-auc", type=float,
+                   help="bless only models with at least this eval AUC (default: pipeline/config.py)")
+    p.add_argument("--auc-tolerance", type=float,
+                   help="bless only if AUC drops by at most this against the latest blessed model")
+    p.add_argument("--logloss-tolerance", type=float,
+                   help="bless only if weighted logloss rises by at most this against the latest blessed model")
+    p.add_argument("--min-slice-size", type=int, help="withhold metrics of smaller slices (default 100)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sparsectr", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -285,15 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache", action="store_true", help="re-run every component")
     p.add_argument("--beam-args", help="Beam pipeline args replacing the local DirectRunner defaults, e.g. "
                                        "--beam-args='--runner=FlinkRunner --flink_master=host:8081'")
-    p.add_argument("--push-dir", help="serving models go to PUSH_DIR/<model name>/<version>/ "
-                                      "(default OUTPUT/serving_model)")
-    p.add_argument("--min-auc", type=float,
-                   help="bless only models with at least this eval AUC (default: pipeline/config.py)")
-    p.add_argument("--auc-tolerance", type=float,
-                   help="bless only if AUC drops by at most this against the latest blessed model")
-    p.add_argument("--logloss-tolerance", type=float,
-                   help="bless only if weighted logloss rises by at most this against the latest blessed model")
-    p.add_argument("--min-slice-size", type=int, help="withhold metrics of smaller slices (default 100)")
+    _add_blessing_flags(p)
     p.add_argument("--json", metavar="OUT", help="also write the summary as JSON")
     p.add_argument("--verbose", action="store_true", help="show TFX, Beam and Keras logs")
     _add_model_flags(p)
@@ -324,14 +357,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-plots", action="store_true")
     p.set_defaults(func=_cmd_experiment_report)
 
-    p = sub.add_parser("compile-kfp", help="compile the pipeline for Kubeflow Pipelines (KubeflowV2DagRunner)")
+    p = sub.add_parser("compile-kfp", help="compile the pipeline for Kubeflow Pipelines (KubeflowV2DagRunner); "
+                                          "data, push location, loss, alpha, beta, epochs, seed and blessing "
+                                          "thresholds become run parameters with these values as defaults")
     p.add_argument("--out", default="pipeline.json")
-    p.add_argument("--data", default="gs://YOUR_BUCKET/criteo/day_{SPAN}.gz")
-    p.add_argument("--output", default="gs://YOUR_BUCKET/sparsectr")
-    p.add_argument("--image", default="sparsectr:latest", help="container image with this project installed")
+    p.add_argument("--data", default="gs://YOUR_BUCKET/criteo/day_{SPAN}.gz",
+                   help="raw logs; its directory is the data_root run parameter, the file pattern is fixed")
+    p.add_argument("--output", default="gs://YOUR_BUCKET/sparsectr", help="pipeline root is OUTPUT/pipeline_root")
+    p.add_argument("--image", default="sparsectr:latest", help="container image built by scripts/build_image.sh")
     p.add_argument("--verbose", action="store_true")
+    _add_blessing_flags(p)
     _add_model_flags(p)
     p.set_defaults(func=_cmd_compile_kfp)
+
+    param = dict(action="append", default=[], metavar="NAME=VALUE",
+                 help="a run parameter of the compiled pipeline (repeat; see its inputDefinitions)")
+    p = sub.add_parser("run-kfp-local", help="run every task of a compiled pipeline in its container on this "
+                                            "machine, as KFP's launcher would (no cluster)")
+    p.add_argument("--pipeline", default="pipeline.json", help="compile-kfp's output")
+    p.add_argument("--pipeline-root", required=True, help="local directory for the artifacts (mounted at the same path)")
+    p.add_argument("--image", help="run every task in this image (default: the compiled one)")
+    p.add_argument("--mount", action="append", default=[], metavar="DIR",
+                   help="a host directory the tasks read (the data), mounted read-only at the same path (repeat)")
+    p.add_argument("--param", **param)
+    p.add_argument("--engine", default="podman", help="container engine (podman or docker)")
+    p.add_argument("--engine-flags", default="", help="flags before `run`, e.g. '--runtime runc'")
+    p.add_argument("--run-flags", default="", help="flags of `run`, e.g. '--network host --ulimit nofile=1024:1024'")
+    p.add_argument("--json", metavar="OUT", help="also write each task's outputs and time as JSON")
+    p.set_defaults(func=_cmd_run_kfp_local)
+
+    p = sub.add_parser("submit-kfp", help="upload a compiled pipeline to Kubeflow Pipelines (or Vertex AI) and "
+                                         "start a run; prints its URL")
+    p.add_argument("--pipeline", default="pipeline.json", help="compile-kfp's output")
+    p.add_argument("--host", help="the KFP API endpoint, e.g. http://localhost:8080 (port-forwarded ml-pipeline-ui)")
+    p.add_argument("--namespace", help="Kubeflow profile namespace (multi-user deployments)")
+    p.add_argument("--experiment", default="sparsectr")
+    p.add_argument("--run-name", help="default: <pipeline name>-<time>")
+    p.add_argument("--pipeline-root", help="where the run's artifacts go (default: the compiled one on Vertex, "
+                                           "the cluster's on KFP)")
+    p.add_argument("--vertex-project", help="submit to Vertex AI Pipelines in this project instead")
+    p.add_argument("--region", default="us-central1", help="Vertex AI region")
+    p.add_argument("--param", **param)
+    p.set_defaults(func=_cmd_submit_kfp)
 
     p = sub.add_parser("check-data", help="ingest and validate raw Criteo logs; exit 0 when usable")
     p.add_argument("paths", nargs="+", metavar="PATH", help="file, directory or glob (may hold {SPAN})")
