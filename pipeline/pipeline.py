@@ -33,7 +33,7 @@ def _model_settings(run_parameters: RunParameters, fields: Optional[tuple[str, .
             if name in MODEL_SETTINGS and (fields is None or name in fields)}
 
 
-def data_components(config: PipelineConfig, run_parameters: RunParameters = {}) -> list:  # noqa: B006
+def data_components(config: PipelineConfig, run_parameters: Optional[RunParameters] = None) -> list:
     """Ingestion and validation: CriteoExampleGen, StatisticsGen,
     ImportSchemaGen, ExampleValidator and the gate that stops on anomalies."""
     presplit = config.presplit_names()
@@ -54,7 +54,7 @@ def data_components(config: PipelineConfig, run_parameters: RunParameters = {}) 
             )
         )
     example_gen = CriteoExampleGen(
-        input_base=run_parameters.get(DATA_ROOT, input_base),
+        input_base=(run_parameters or {}).get(DATA_ROOT, input_base),
         input_config=input_config,
         output_config=output_config,
         input_format=config.input_format,
@@ -127,9 +127,11 @@ def _logistic_regression(config: PipelineConfig, example_gen, transform, run_par
     return [baseline_trainer, evaluator]
 
 
-def training_components(config: PipelineConfig, data: list, run_parameters: RunParameters = {}) -> list:  # noqa: B006
+def training_components(config: PipelineConfig, data: list,
+                        run_parameters: Optional[RunParameters] = None) -> list:
     """Transform, Trainer, the latest blessed model, Evaluator and ServingPusher,
     on top of `data_components`. Transform waits for ValidationGate."""
+    run_parameters = run_parameters or {}
     transform, trainer = _transform_and_trainer(config, data, run_parameters)
     baseline = tfx.dsl.Resolver(
         strategy_class=tfx.dsl.experimental.LatestBlessedModelStrategy,
@@ -162,7 +164,7 @@ def _pipeline(config: PipelineConfig, name: str, components: list, local_metadat
 
 
 def create_pipeline(config: PipelineConfig, local_metadata: bool = True,
-                    run_parameters: RunParameters = {}) -> tfx.dsl.Pipeline:  # noqa: B006
+                    run_parameters: Optional[RunParameters] = None) -> tfx.dsl.Pipeline:
     """The whole pipeline: ingest, validate, transform, train, evaluate, push.
     `local_metadata`: SQLite MLMD under output_dir (off for Kubeflow, which has its own)."""
     data = data_components(config, run_parameters)

@@ -5,7 +5,7 @@ extended spec holding the given settings; values may be tfx RuntimeParameters (K
 """
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Mapping, Optional
 
 from tfx import v1 as tfx
 from tfx.dsl.components.base import executor_spec
@@ -13,7 +13,9 @@ from tfx.dsl.components.base import executor_spec
 from components.run_settings import executor, spec
 
 
-def _with_settings(component, spec_class: type, settings: Mapping[str, Any], allowed: Mapping[str, type]) -> None:
+def _with_settings(component, spec_class: type, settings: Optional[Mapping[str, Any]],
+                   allowed: Mapping[str, type]) -> None:
+    settings = settings or {}
     unknown = sorted(set(settings) - set(allowed))
     if unknown:
         raise ValueError(f"{type(component).__name__}: unknown run settings {unknown}; known: {sorted(allowed)}")
@@ -27,7 +29,7 @@ class Transform(tfx.components.Transform):
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.TransformExecutor)
 
-    def __init__(self, settings: Mapping[str, Any] = {}, **kwargs):  # noqa: B006 (read only)
+    def __init__(self, settings: Optional[Mapping[str, Any]] = None, **kwargs):
         super().__init__(**kwargs)
         _with_settings(self, spec.TransformSpec, settings, spec.MODEL_SETTINGS)
 
@@ -37,7 +39,7 @@ class Trainer(tfx.components.Trainer):
 
     EXECUTOR_SPEC = executor_spec.ExecutorClassSpec(executor.TrainerExecutor)
 
-    def __init__(self, settings: Mapping[str, Any] = {}, **kwargs):  # noqa: B006 (read only)
+    def __init__(self, settings: Optional[Mapping[str, Any]] = None, **kwargs):
         super().__init__(**kwargs)
         _with_settings(self, spec.TrainerSpec, settings, spec.MODEL_SETTINGS)
 
@@ -47,6 +49,6 @@ class Evaluator(tfx.components.Evaluator):
 
     EXECUTOR_SPEC = executor_spec.BeamExecutorSpec(executor.EvaluatorExecutor)
 
-    def __init__(self, settings: Mapping[str, Any] = {}, **kwargs):  # noqa: B006 (read only)
+    def __init__(self, settings: Optional[Mapping[str, Any]] = None, **kwargs):
         super().__init__(**kwargs)
         _with_settings(self, spec.EvaluatorSpec, settings, spec.BLESSING_SETTINGS)
