@@ -22,7 +22,6 @@ from sklearn.metrics import roc_auc_score
 
 from models.hparams import default_alpha
 from models.serving_contract import ASSETS_EXTRA, CONFIG_FILE, PROBABILITY_KEY, serialized_examples
-from pipeline.kfp_local import ContainerEngine, LocalKubeflowRun
 from sparsectr.cli import main
 from sparsectr.data_profile import read_rows
 from conftest import KAGGLE_TSV, PROJECT_ROOT
@@ -60,10 +59,17 @@ def test_every_compiled_task_runs_in_the_image_and_the_pushed_model_serves(image
                  "--output", "/nonexistent/compile-time-output", "--epochs", "7", "--loss", "bce"]) == 0
     root = tmp_path / "root"
     serving_dir = str(root / "serving" / "sparsectr")
-    engine = ContainerEngine("podman", ENGINE_FLAGS, RUN_FLAGS)
-    run = LocalKubeflowRun(str(job), str(root), engine, mounts=(data_dir,))
-    first = run.run([f"data_root={data_dir}", f"serving_dir={serving_dir}", "loss=combined_pair", "alpha=-1",
-                     "beta=0.5", "epochs=2", "seed=3"])
+
+    def run(*parameters: str) -> dict:
+        """`sparsectr run-kfp-local` as the README gives it; each task's outputs."""
+        out = tmp_path / "results.json"
+        assert main(["run-kfp-local", "--pipeline", str(job), "--pipeline-root", str(root), "--mount", data_dir,
+                     "--engine-flags", " ".join(ENGINE_FLAGS), "--run-flags", " ".join(RUN_FLAGS), "--json", str(out),
+                     *(f"--param={p}" for p in parameters)]) == 0
+        return {task: result["outputs"] for task, result in json.loads(out.read_text()).items()}
+
+    first = run(f"data_root={data_dir}", f"serving_dir={serving_dir}", "loss=combined_pair", "alpha=-1", "beta=0.5",
+                "epochs=2", "seed=3")
 
     with open(job) as f:
         tasks = set(json.load(f)["pipelineSpec"]["root"]["dag"]["tasks"])
@@ -91,8 +97,8 @@ def test_every_compiled_task_runs_in_the_image_and_the_pushed_model_serves(image
 
     # A second run under the same root: the resolver returns the first run's blessed model, and a
     # threshold no model meets keeps the candidate from being pushed.
-    second = run.run([f"data_root={data_dir}", f"serving_dir={serving_dir}", "epochs=1", "min_auc=0.99"])
-    assert [a["uri"] for a in second[RESOLVER].outputs["model"]] == [a["uri"] for a in first["Trainer"].outputs["model"]]
-    assert second["Evaluator"].outputs["blessing"][0]["metadata"]["blessed"] == 0
-    assert second["ServingPusher"].outputs["pushed_model"][0]["metadata"]["pushed"] == 0
+    second = run(f"data_root={data_dir}", f"serving_dir={serving_dir}", "epochs=1", "min_auc=0.99")
+    assert [a["uri"] for a in second[RESOLVER]["model"]] == [a["uri"] for a in first["Trainer"]["model"]]
+    assert second["Evaluator"]["blessing"][0]["metadata"]["blessed"] == 0
+    assert second["ServingPusher"]["pushed_model"][0]["metadata"]["pushed"] == 0
     assert _serving_versions(serving_dir) == versions
