@@ -31,6 +31,7 @@ EPOCHS = 10
 PATIENCE = 2
 
 
+@tf.autograph.experimental.do_not_convert  # as models/dcn.py's build_dcn_v2
 def build_logistic_regression(vocabulary_sizes: dict[str, int], l2: float) -> tf.keras.Model:
     """logit = bias + sum over fields of w_field[id] ([batch, 1], as models/dcn.py's click logit)."""
     inputs = {name: tf.keras.Input(shape=(), name=name, dtype=tf.int64) for name in features.FEATURE_KEYS}

@@ -38,6 +38,9 @@ class CapIds(tf.keras.layers.Layer):
         return {**super().get_config(), "max_id": self.max_id}
 
 
+# Built without AutoGraph, which would parse and rewrite every layer's source to infer its output
+# (as it would the training steps: models/trainer.py, _trace_steps_without_autograph).
+@tf.autograph.experimental.do_not_convert
 def build_dcn_v2(config: ModelConfig, vocabulary_sizes: dict[str, int]) -> tf.keras.Model:
     """`vocabulary_sizes[name]` is the number of ids of field `name` (ids 0..size-1; larger ids share
     id size-1)."""

@@ -141,6 +141,16 @@ def compile_model(model: tf.keras.Model, config: ModelConfig) -> None:
         metrics=[ClickAUC(num_thresholds=2000, from_logits=True, name="auc")],
         weighted_metrics=[ClickLogloss(from_logits=True, name="weighted_logloss")],
     )
+    _trace_steps_without_autograph(model)
+
+
+def _trace_steps_without_autograph(model: tf.keras.Model) -> None:
+    """Keras traces its train, test and predict steps with AutoGraph, which parses and rewrites the
+    source of every layer, loss, metric and optimizer method they reach: most of the first epoch's
+    time on this model (docs/PERFORMANCE.md). Nothing they reach branches on a tensor in Python
+    (the diagnostics use tf.cond), so the steps are traced as written; the numbers are the same."""
+    for step in ("train_step", "test_step", "predict_step"):
+        setattr(model, step, tf.autograph.experimental.do_not_convert(getattr(model, step)))
 
 
 def _raw_columns_to_features(columns: dict[str, tf.Tensor], raw_spec: dict) -> dict[str, tf.SparseTensor]:
@@ -173,15 +183,15 @@ def _signatures(model: tf.keras.Model, tft_output: tft.TFTransformOutput,
         logit = calibrated_logit(calibration, model_logit)
         return {PROBABILITY_KEY: tf.sigmoid(logit), LOGIT_KEY: logit, MODEL_LOGIT_KEY: model_logit}
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)], autograph=False)
     def serve(examples):
         return predict(tf.io.parse_example(examples, serving_spec))
 
-    @tf.function
+    @tf.function(autograph=False)
     def predict_raw(**columns):
         return predict(_raw_columns_to_features(columns, raw_spec))
 
-    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)])
+    @tf.function(input_signature=[tf.TensorSpec([None], tf.string, name=EXAMPLES_INPUT)], autograph=False)
     def transform_features(examples):
         return model.tft_layer(tf.io.parse_example(examples, raw_spec))
 
