@@ -21,7 +21,7 @@ from components.criteo_example_gen.executor import FAILED_REJECTS_DIR, load_summ
 from components.criteo_example_gen.spec import DEFAULT_MAX_REJECT_FRACTION
 from components.validation_gate.executor import anomalies_report, describe_anomalies, load_anomalies
 from models import features
-from pipeline.config import SPLIT_NAMES, PipelineConfig
+from pipeline.config import LOCAL_BEAM_ARGS, SPLIT_NAMES, PipelineConfig
 from pipeline.pipeline import create_data_pipeline
 from sparsectr.run_outputs import RunOutputs, execution_mark, open_store
 
@@ -128,6 +128,7 @@ class CheckDataArgs:
     workdir: str
     input_format: str = "auto"
     max_reject_fraction: float = DEFAULT_MAX_REJECT_FRACTION
+    beam_pipeline_args: tuple[str, ...] = LOCAL_BEAM_ARGS
 
 
 def run_check_data(args: CheckDataArgs) -> list[dict[str, Any]]:
@@ -139,6 +140,7 @@ def run_check_data(args: CheckDataArgs) -> list[dict[str, Any]]:
             input_format=args.input_format,
             max_reject_fraction=args.max_reject_fraction,
             enable_cache=False,
+            beam_pipeline_args=args.beam_pipeline_args,
         )
         reports.append(check_one(config))
     return reports

@@ -28,9 +28,11 @@ def _cmd_check_data(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="sparsectr-check-") as tmp:
         with component_progress(args.verbose):
-            limit = {} if args.max_reject_fraction is None else {"max_reject_fraction": args.max_reject_fraction}
+            given = {} if args.max_reject_fraction is None else {"max_reject_fraction": args.max_reject_fraction}
+            if args.beam_args is not None:
+                given["beam_pipeline_args"] = tuple(shlex.split(args.beam_args))
             reports = run_check_data(
-                CheckDataArgs(paths=args.paths, workdir=args.workdir or tmp, input_format=args.format, **limit))
+                CheckDataArgs(paths=args.paths, workdir=args.workdir or tmp, input_format=args.format, **given))
     for report in reports:
         print(format_report(report))
     _write_json(args.json, reports if len(reports) > 1 else reports[0])
@@ -301,6 +303,12 @@ def _add_model_flags(p: argparse.ArgumentParser, exclude: Sequence[str] = ()) ->
                        help="record gradient diagnostics (SPEC 4) in the Trainer's run directory")
 
 
+def _add_beam_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--beam-args", help="Beam pipeline args replacing the local DirectRunner defaults "
+                                       "(pipeline/config.py: LOCAL_BEAM_ARGS), e.g. "
+                                       "--beam-args='--runner=FlinkRunner --flink_master=host:8081'")
+
+
 def _add_blessing_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--push-dir", help="serving models go to PUSH_DIR/<model name>/<version>/ "
                                       "(default OUTPUT/serving_model)")
@@ -324,8 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", default="auto", choices=("auto", "tsv", "csv"))
     p.add_argument("--runner", default="local", choices=("local", "beam"), help="LocalDagRunner or BeamDagRunner")
     p.add_argument("--no-cache", action="store_true", help="re-run every component")
-    p.add_argument("--beam-args", help="Beam pipeline args replacing the local DirectRunner defaults, e.g. "
-                                       "--beam-args='--runner=FlinkRunner --flink_master=host:8081'")
+    _add_beam_flag(p)
     _add_blessing_flags(p)
     p.add_argument("--json", metavar="OUT", help="also write the summary as JSON")
     p.add_argument("--verbose", action="store_true", help="show TFX, Beam and Keras logs")
@@ -345,7 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--rows", type=int, help="generated rows per dataset, 80/10/10 train/eval/test (default 100000)")
     p.add_argument("--positive-rates", help="comma-separated positive rates of generated datasets (default 0.25)")
     p.add_argument("--data-seed", type=int, help="seed of the generated rows (default 0)")
-    p.add_argument("--beam-args", help="Beam pipeline args replacing the local DirectRunner defaults")
+    _add_beam_flag(p)
     p.add_argument("--no-plots", action="store_true")
     p.add_argument("--verbose", action="store_true", help="show library warnings")
     _add_model_flags(p, exclude=("loss", "alpha", "beta", "seed"))
@@ -408,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-reject-fraction", type=float, default=None,
                    help="fail when more than this fraction of rows is rejected "
                         "(default: components/criteo_example_gen/spec.py)")
+    _add_beam_flag(p)
     p.add_argument("--verbose", action="store_true", help="show TFX and Beam logs")
     p.set_defaults(func=_cmd_check_data)
 

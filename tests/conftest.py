@@ -30,3 +30,9 @@ def criteo_dir() -> Path:
         pytest.fail(f"real Criteo samples not found in {CRITEO_DIR}: the project expects ../shared beside it")
     return CRITEO_DIR
 
+
+
+def pytest_collection_modifyitems(config, items):
+    """End-to-end files first, so that pytest-xdist's two workers start the long pipeline files at
+    once and fill in with the quick ones, instead of one worker starting a long file at the end."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -1,12 +1,17 @@
-"""Ingestion and validation as a real TFX pipeline (LocalDagRunner, SQLite)."""
+"""Ingestion and validation as a real TFX pipeline (LocalDagRunner, SQLite). The first test runs
+the default Beam set-up (one worker process per core); the others run Beam in process, which
+starts in seconds rather than tens of seconds on a few hundred rows."""
 from __future__ import annotations
 
 import json
 import os
 
 import pytest
+import shlex
+
 import tensorflow as tf
 
+from conftest import in_memory_beam_args
 from pipeline.config import PipelineConfig
 from sparsectr import cli
 from sparsectr.check_data import CheckDataArgs, run_check_data
@@ -76,7 +81,8 @@ def test_check_data_reports_each_bad_line_and_fails_above_the_threshold(criteo_d
     corrupt = tmp_path / "corrupt.tsv"
     expected = _corrupt_copy(criteo_dir / "kaggle_train_head10k.tsv", corrupt)
     out_json = tmp_path / "report.json"
-    code = cli.main(["check-data", str(corrupt), "--json", str(out_json), "--workdir", str(tmp_path / "w1")])
+    beam = ["--beam-args", shlex.join(in_memory_beam_args())]
+    code = cli.main(["check-data", str(corrupt), "--json", str(out_json), "--workdir", str(tmp_path / "w1"), *beam])
     assert code == 1  # 12 of 10,109 rows = 0.12% > 0.1%
     report = json.loads(out_json.read_text())
     assert not report["usable"] and "RejectedRowsError" in report["error"]
@@ -88,7 +94,7 @@ def test_check_data_reports_each_bad_line_and_fails_above_the_threshold(criteo_d
         assert f"corrupt.tsv:{line}: {reason}" in printed
     # The same rows under a looser limit: usable, and the rejects are still reported.
     code = cli.main(["check-data", str(corrupt), "--max-reject-fraction", "0.01", "--json", str(out_json),
-                     "--workdir", str(tmp_path / "w2")])
+                     "--workdir", str(tmp_path / "w2"), *beam])
     report = json.loads(out_json.read_text())
     assert code == 0 and report["usable"] and report["ingestion"]["rejected"] == 12
     assert report["ingestion"]["rejected_by_reason"] == {
@@ -103,7 +109,8 @@ def test_schema_anomalies_stop_the_pipeline_with_a_readable_report(criteo_dir, t
     lines[0] = "\t".join(fields)
     path = tmp_path / "anomalous.tsv"
     path.write_text("\n".join(lines) + "\n")
-    [report] = run_check_data(CheckDataArgs(paths=[str(path)], workdir=str(tmp_path / "w")))
+    [report] = run_check_data(CheckDataArgs(paths=[str(path)], workdir=str(tmp_path / "w"),
+                                            beam_pipeline_args=in_memory_beam_args()))
     assert not report["usable"]
     assert report["ingestion"]["rejected"] == 0
     assert "DataValidationError" in report["error"] and "I3" in report["error"]
@@ -120,7 +127,8 @@ def test_spans_select_the_latest_day(criteo_dir, tmp_path):
     data.mkdir()
     (data / "day_0.tsv").write_text("\n".join(lines[:100]) + "\n")
     (data / "day_1.tsv").write_text("\n".join(lines[100:130]) + "\n")
-    config = PipelineConfig(data=str(data / "day_{SPAN}.tsv"), output_dir=str(tmp_path / "out"))
+    config = PipelineConfig(data=str(data / "day_{SPAN}.tsv"), output_dir=str(tmp_path / "out"),
+                            beam_pipeline_args=in_memory_beam_args())
     example_gen = data_components(config)[0]
     LocalDagRunner().run(tfx.dsl.Pipeline(
         pipeline_name="span-test", pipeline_root=config.pipeline_root, components=[example_gen],
