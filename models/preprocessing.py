@@ -47,7 +47,7 @@ def _dense_ids(ids: tf.SparseTensor) -> tf.Tensor:
     return to_dense(ids, -1) + 1
 
 
-@tf.autograph.experimental.do_not_convert
+@tf.autograph.experimental.do_not_convert  # traced as written, as models/dcn.py's build_dcn_v2
 def preprocessing_fn(inputs: dict[str, Any], custom_config: Optional[dict[str, Any]] = None) -> dict[str, tf.Tensor]:
     config = ModelConfig.from_custom_config(custom_config)
     outputs: dict[str, tf.Tensor] = {}
