@@ -30,7 +30,7 @@ def _cmd_check_data(args: argparse.Namespace) -> int:
         with component_progress(args.verbose):
             given = {} if args.max_reject_fraction is None else {"max_reject_fraction": args.max_reject_fraction}
             if args.beam_args is not None:
-                given["beam_pipeline_args"] = tuple(shlex.split(args.beam_args))
+                given["beam_pipeline_args"] = args.beam_args
             reports = run_check_data(
                 CheckDataArgs(paths=args.paths, workdir=args.workdir or tmp, input_format=args.format, **given))
     for report in reports:
@@ -64,7 +64,7 @@ def _pipeline_overrides(args: argparse.Namespace) -> dict:
     names = ("push_dir", "min_auc", "auc_tolerance", "logloss_tolerance", "min_slice_size")
     overrides = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
     if getattr(args, "beam_args", None) is not None:
-        overrides["beam_pipeline_args"] = tuple(shlex.split(args.beam_args))
+        overrides["beam_pipeline_args"] = args.beam_args
     return overrides
 
 
@@ -182,7 +182,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
     if args.data:
         given["data"] = tuple(args.data)
     if args.beam_args is not None:
-        given["beam_args"] = tuple(shlex.split(args.beam_args))
+        given["beam_args"] = args.beam_args
     if args.grid:
         grid = experiment.Grid.from_file(args.grid, **given)
         grid = dataclasses.replace(grid, model={**grid.model, **_model_overrides(args)})
@@ -304,9 +304,9 @@ def _add_model_flags(p: argparse.ArgumentParser, exclude: Sequence[str] = ()) ->
 
 
 def _add_beam_flag(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--beam-args", help="Beam pipeline args replacing the local DirectRunner defaults "
-                                       "(pipeline/config.py: LOCAL_BEAM_ARGS), e.g. "
-                                       "--beam-args='--runner=FlinkRunner --flink_master=host:8081'")
+    p.add_argument("--beam-args", type=lambda text: tuple(shlex.split(text)),
+                   help="Beam pipeline args replacing the local DirectRunner defaults (pipeline/config.py: "
+                        "LOCAL_BEAM_ARGS), e.g. --beam-args='--runner=FlinkRunner --flink_master=host:8081'")
 
 
 def _add_blessing_flags(p: argparse.ArgumentParser) -> None:

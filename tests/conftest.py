@@ -31,7 +31,6 @@ def criteo_dir() -> Path:
     return CRITEO_DIR
 
 
-
 def pytest_collection_modifyitems(config, items):
     """End-to-end files first, so that pytest-xdist's two workers start the long pipeline files at
     once and fill in with the quick ones, instead of one worker starting a long file at the end."""

@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-
-import pytest
 import shlex
 
+import pytest
 import tensorflow as tf
 
 from conftest import in_memory_beam_args
@@ -83,7 +82,7 @@ def test_check_data_reports_each_bad_line_and_fails_above_the_threshold(criteo_d
     corrupt = tmp_path / "corrupt.tsv"
     expected = _corrupt_copy(criteo_dir / "kaggle_train_head10k.tsv", corrupt)
     out_json = tmp_path / "report.json"
-    beam = ["--beam-args", shlex.join(in_memory_beam_args())]
+    beam = [f"--beam-args={shlex.join(in_memory_beam_args())}"]
     code = cli.main(["check-data", str(corrupt), "--json", str(out_json), "--workdir", str(tmp_path / "w1"), *beam])
     assert code == 1  # 12 of 10,109 rows = 0.12% > 0.1%
     report = json.loads(out_json.read_text())
