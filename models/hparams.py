@@ -14,6 +14,8 @@ from models.features import FEATURE_KEYS
 from models.sizing import SIZED_FIELDS, SPEC_MIN_COUNT, DataSize, sized_settings
 
 STRUCTURES = ("parallel", "stacked")
+# The Trainer's tf.distribute strategies (models/distribute.py).
+DISTRIBUTIONS = ("auto", "one_worker", "multi_worker")
 # Validation metrics early stopping can watch, and whether higher is better.
 MONITORS = {"auc": "max", "weighted_logloss": "min"}
 # Key of the ModelConfig dict in Transform's and Trainer's custom_config.
@@ -105,6 +107,9 @@ class ModelConfig:
     diagnostics: bool = False
     diagnostics_every: int = 20
     seed: int = 0
+    # tf.distribute strategy of the Trainer (models/distribute.py): auto = several workers when
+    # TF_CONFIG describes a cluster, else one process.
+    distribution: str = "auto"
 
     def __post_init__(self):
         for name, kind in SEQUENCE_FIELDS.items():
@@ -132,6 +137,8 @@ class ModelConfig:
             raise ValueError(f"monitor: expected one of {', '.join(MONITORS)}, got {self.monitor!r}")
         if self.calibration not in CALIBRATIONS:
             raise ValueError(f"calibration: expected one of {', '.join(CALIBRATIONS)}, got {self.calibration!r}")
+        if self.distribution not in DISTRIBUTIONS:
+            raise ValueError(f"distribution: expected one of {', '.join(DISTRIBUTIONS)}, got {self.distribution!r}")
         if self.loss not in DEFAULT_ALPHA:
             raise ValueError(f"loss: unknown {self.loss!r}; available: {', '.join(sorted(DEFAULT_ALPHA))}")
         if self.alpha is not None and not 0.0 <= self.alpha <= 1.0:

@@ -19,7 +19,9 @@ from tfx_bsl.public import tfxio
 from models import features
 from models.calibration import calibrated_logit, fit_calibration
 from models.dcn import build_dcn_v2
+from models import resume
 from models.diagnostics import with_diagnostics
+from models.distribute import is_chief, shard_by_data, training_strategy, writable_dir
 from models.hparams import MONITORS, ModelConfig
 from models.losses import click_logit, get_loss
 from models.preprocessing import WEIGHT_KEY
@@ -74,7 +76,7 @@ def make_dataset(file_pattern: list[str], data_accessor, tft_output: tft.TFTrans
     dataset = dataset.map(split, num_parallel_calls=tf.data.AUTOTUNE)
     if holdout:
         dataset = dataset.filter(lambda inputs, label, weight: tf.size(label) > 0)
-    return dataset.prefetch(tf.data.AUTOTUNE)
+    return shard_by_data(dataset.prefetch(tf.data.AUTOTUNE))
 
 
 def validation_predictions(model: tf.keras.Model, dataset: tf.data.Dataset) -> tuple[np.ndarray, ...]:
@@ -239,7 +241,7 @@ def training_inputs(fn_args: tfx.components.FnArgs) -> TrainingInputs:
     datasets: validation on eval_files, or on the rows held out of train (HOLDOUT_KEY)."""
     given = ModelConfig.from_custom_config(fn_args.custom_config)
     tf.keras.utils.set_random_seed(given.seed)
-    tft_output = tft.TFTransformOutput(fn_args.transform_output)
+    tft_output = tft.TFTransformOutput(fn_args.transform_graph_path)
     holdout = float((fn_args.custom_config or {}).get(HOLDOUT_KEY) or 0.0)
 
     def dataset(files, batch_size, shuffle, validation=False):
@@ -257,29 +259,51 @@ def training_inputs(fn_args: tfx.components.FnArgs) -> TrainingInputs:
 
 
 def run_fn(fn_args: tfx.components.FnArgs) -> None:
+    # Before any other TensorFlow op: MultiWorkerMirroredStrategy sets up the collective ops.
+    strategy = training_strategy(ModelConfig.from_custom_config(fn_args.custom_config).distribution)
     inputs = training_inputs(fn_args)
     config, tft_output, train, valid, training = (inputs.config, inputs.tft_output, inputs.train, inputs.valid,
                                                   inputs.record)
-    model = build_dcn_v2(config, id_counts(tft_output, config.categorical_min_count, config.integer_buckets))
+    chief = is_chief(strategy)
+    model_run_dir = writable_dir(fn_args.model_run_dir, strategy)
+    state_dir = resume.backup_dir(fn_args.model_run_dir, {
+        "config": fn_args.custom_config, "transform": fn_args.transform_graph_path,
+        "train": fn_args.train_files, "eval": fn_args.eval_files})
     monitor, mode = f"val_{config.monitor}", MONITORS[config.monitor]
-    callbacks = [
-        FailOnNonFiniteLoss(),
-        tf.keras.callbacks.TensorBoard(log_dir=os.path.join(fn_args.model_run_dir, "tensorboard")),
-        tf.keras.callbacks.EarlyStopping(monitor=monitor, mode=mode, patience=config.early_stopping_patience,
-                                         restore_best_weights=True),
-        tf.keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.1, patience=1),
-    ]
-    if config.diagnostics:
-        model, recorders = with_diagnostics(model, config.diagnostics_every,
-                                            os.path.join(fn_args.model_run_dir, DIAGNOSTICS_DIR))
-        callbacks += recorders
-    compile_model(model, config)
-    history = model.fit(train, validation_data=valid, epochs=config.epochs, callbacks=callbacks, verbose=2)
-    epochs = {k: [float(v) for v in values] for k, values in history.history.items()}
+    early_stopping, backup = resume.resumable_callbacks(
+        state_dir, writer=chief, monitor=monitor, mode=mode, patience=config.early_stopping_patience,
+        restore_best_weights=True)
+    with strategy.scope():
+        model = build_dcn_v2(config, id_counts(tft_output, config.categorical_min_count, config.integer_buckets))
+        callbacks = [
+            FailOnNonFiniteLoss(),
+            tf.keras.callbacks.TensorBoard(log_dir=os.path.join(model_run_dir, "tensorboard")),
+            # Before early stopping, which records each epoch's logs: it adds the learning rate to them.
+            tf.keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.1, patience=1),
+            early_stopping,
+            backup,
+        ]
+        if config.diagnostics:
+            model, recorders = with_diagnostics(model, config.diagnostics_every,
+                                                os.path.join(model_run_dir, DIAGNOSTICS_DIR))
+            callbacks += recorders
+        compile_model(model, config)
+    model.fit(train, validation_data=valid, epochs=config.epochs, callbacks=callbacks, verbose=2)
+    training["replicas"] = strategy.num_replicas_in_sync
+    if early_stopping.resumed_at:
+        training["resumed_at_epoch"] = early_stopping.resumed_at + 1
+        logging.info("Training resumed at epoch %d from %s", early_stopping.resumed_at + 1, state_dir)
+    epochs = early_stopping.history()
     logging.info("Training history: %s", epochs)
-    tf.io.gfile.makedirs(fn_args.model_run_dir)
-    with tf.io.gfile.GFile(os.path.join(fn_args.model_run_dir, HISTORY_FILE), "w") as f:
+    tf.io.gfile.makedirs(model_run_dir)
+    with tf.io.gfile.GFile(os.path.join(model_run_dir, HISTORY_FILE), "w") as f:
         json.dump(epochs, f, indent=1)
     if config.calibration != "none":
         training["calibration"] = fit_calibration(config.calibration, *validation_predictions(model, valid))
-    export_serving_model(model, tft_output, config, fn_args.serving_model_dir, training)
+    export_dir = writable_dir(fn_args.serving_model_dir, strategy)
+    export_serving_model(model, tft_output, config, export_dir, training)
+    if not chief:  # every worker takes part in saving a distributed model; only the chief's is kept
+        tf.io.gfile.rmtree(os.path.dirname(export_dir))
+        tf.io.gfile.rmtree(os.path.dirname(model_run_dir))
+    elif tf.io.gfile.exists(state_dir):
+        tf.io.gfile.rmtree(state_dir)

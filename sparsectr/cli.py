@@ -91,7 +91,7 @@ def _cmd_compile_kfp(args: argparse.Namespace) -> int:
 
     config = PipelineConfig(data=args.data, output_dir=args.output, model=_model_config(args),
                             **_pipeline_overrides(args))
-    print(compile_kubeflow(config, args.out, image=args.image))
+    print(compile_kubeflow(config, args.out, image=args.image, beam_args=args.beam_args))
     return 0
 
 
@@ -290,6 +290,8 @@ _MODEL_FLAGS = {
                                  "0.005,0.01,0.02,0.05,0.1,0.25)"),
     "slice_features": (str, "comma-separated raw features whose values slice the evaluation (e.g. C17,C20)"),
     "seed": (int, "training seed"),
+    "distribution": (str, "Trainer's tf.distribute strategy: auto (several workers when TF_CONFIG names a "
+                          "cluster), one_worker or multi_worker (models/distribute.py)"),
 }
 
 
@@ -373,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default="gs://YOUR_BUCKET/sparsectr", help="pipeline root is OUTPUT/pipeline_root")
     p.add_argument("--image", default="sparsectr:latest", help="container image built by scripts/build_image.sh")
     p.add_argument("--verbose", action="store_true")
+    _add_beam_flag(p)
     _add_blessing_flags(p)
     _add_model_flags(p)
     p.set_defaults(func=_cmd_compile_kfp)

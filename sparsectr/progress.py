@@ -14,8 +14,8 @@ import sys
 import time
 import warnings
 
-_RUNNING = re.compile(r"Component (\S+) is running\.")
-_FINISHED = re.compile(r"Component (\S+) is finished\.")
+_RUNNING = re.compile(r"(?:Component|node) (\S+) is running\.")
+_FINISHED = re.compile(r"(?:Component|node) (\S+) is finished\.")
 _CACHED = re.compile(r"A cached execution \d+ is used\.")
 _FAILED = re.compile(r"Execution \d+ failed\.")
 
