@@ -13,7 +13,7 @@ import dataclasses
 import json
 import os
 import tempfile
-from typing import Any
+from typing import Any, Optional
 
 from tfx import v1 as tfx
 from tfx.orchestration.data_types import RuntimeParameter
@@ -22,8 +22,8 @@ from components.run_settings.spec import BLESSING_SETTINGS, MODEL_SETTINGS, TUNE
 from pipeline.config import PipelineConfig, input_location
 from pipeline.pipeline import DATA_ROOT, SERVING_DIR, create_pipeline
 
-# On a cluster, Beam runs inside each component's pod; a remote runner
-# (Dataflow, Flink) is chosen by replacing these args.
+# On a cluster, Beam runs inside each component's pod by default; a remote runner (Dataflow,
+# Flink, Spark) is chosen by compiling with other args (`compile-kfp --beam-args`, docs/SCALING.md).
 KUBEFLOW_BEAM_ARGS = ("--direct_running_mode=multi_processing", "--direct_num_workers=0")
 # Where kubeflow/Dockerfile puts the schema inside the image.
 CONTAINER_SCHEMA_DIR = "/app/schemas"
@@ -84,9 +84,12 @@ def pipeline_parameters(job: dict[str, Any], overrides: list[str]) -> dict[str, 
     return values
 
 
-def compile_kubeflow(config: PipelineConfig, out: str, image: str) -> str:
-    """Writes the PipelineJob JSON (pipelineSpec + runtimeConfig) to `out`."""
-    config = dataclasses.replace(config, beam_pipeline_args=KUBEFLOW_BEAM_ARGS, schema_dir=CONTAINER_SCHEMA_DIR)
+def compile_kubeflow(config: PipelineConfig, out: str, image: str,
+                     beam_args: Optional[tuple[str, ...]] = None) -> str:
+    """Writes the PipelineJob JSON (pipelineSpec + runtimeConfig) to `out`. `beam_args`: the Beam
+    flags of every Beam-based component (default KUBEFLOW_BEAM_ARGS: DirectRunner in the pod)."""
+    config = dataclasses.replace(config, beam_pipeline_args=KUBEFLOW_BEAM_ARGS if beam_args is None else beam_args,
+                                 schema_dir=CONTAINER_SCHEMA_DIR)
     defaults = parameter_defaults(config)
     run_parameters = {name: RuntimeParameter(name=name, ptype=RUN_PARAMETERS[name], default=value)
                       for name, value in defaults.items()}

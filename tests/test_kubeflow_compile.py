@@ -114,3 +114,19 @@ def test_run_parameter_overrides_are_typed_and_checked(compiled):
         pipeline_parameters(compiled, ["epochs=two"])
     with pytest.raises(ValueError, match="name=value"):
         pipeline_parameters(compiled, ["beta"])
+
+
+def test_beam_flags_given_at_compile_time_reach_every_beam_component(compiled, tmp_path):
+    """The same pipeline on Dataflow: only the flags differ (docs/SCALING.md)."""
+    dataflow = ("--runner=DataflowRunner", "--project=p1", "--region=europe-west4", "--temp_location=gs://b/tmp")
+    executors = {}
+    for job, flags in ((compiled, ()), (_compile(tmp_path, f"--beam-args={' '.join(dataflow)}"), dataflow)):
+        for name, spec in job["pipelineSpec"]["deploymentSpec"]["executors"].items():
+            executors.setdefault(name, []).append(spec.get("container", {}).get("args", []))
+    task_executors = {name for name in executors if name.split("_executor")[0] in TASKS}
+    assert len(task_executors) == len(TASKS)
+    for name in task_executors:
+        default_args, dataflow_args = executors[name]
+        assert "--direct_running_mode=multi_processing" in default_args and "--runner=DataflowRunner" not in default_args
+        assert dataflow_args[-len(dataflow):] == list(dataflow), name
+        assert not any(a.startswith("--direct_") for a in dataflow_args), name
