@@ -134,3 +134,34 @@ def test_header_error_type_is_kept(tmp_path):
     path.write_text("0,1\n")
     with pytest.raises(HeaderError):
         list(executor.read_numbered_lines(str(path), "csv"))
+
+
+@pytest.mark.parametrize("range_bytes", [1, 7, 64, 1000, 10**9])
+def test_ranges_read_every_line_once_with_its_number(tmp_path, range_bytes):
+    """A file cut into ranges of about `range_bytes` (at line starts) reads as the whole file does:
+    every data line once, numbered as in the file, the header skipped, CRLF and a last line without
+    a newline kept as they are."""
+    lines = [",".join(HEADER) + "\r\n"] + [",".join(_row("1" if i % 3 else "0", str(i))) + "\r\n" for i in range(40)]
+    lines[-1] = lines[-1].rstrip("\r\n")
+    path = tmp_path / "x.csv"
+    path.write_bytes("".join(lines).encode())
+    ranges = executor.plan_ranges(str(path), "auto", range_bytes)
+    if range_bytes >= path.stat().st_size:
+        assert len(ranges) == 1
+    elif range_bytes < min(len(line) for line in lines):
+        assert len(ranges) == len(lines)  # one range per line, the header's included
+    else:
+        assert 1 < len(ranges) < len(lines)
+    read = [(number, raw) for r in ranges for number, raw in executor.read_range(r)]
+    assert read == [(i + 1, line.encode()) for i, line in enumerate(lines)][1:]
+
+
+def test_a_gzip_file_is_one_range_and_an_empty_file_none(tmp_path):
+    path = tmp_path / "day_0"  # gzip by its bytes, not its name
+    with gzip.open(path, "wt") as f:
+        f.write("".join("\t".join(_row("0", str(i))) + "\n" for i in range(100)))
+    (ranges,) = executor.plan_ranges(str(path), "auto", range_bytes=10)
+    assert (ranges.start, ranges.end, ranges.first_line) == (0, -1, 1)
+    assert [n for n, _ in executor.read_range(ranges)] == list(range(1, 101))
+    (tmp_path / "empty.tsv").write_bytes(b"")
+    assert executor.plan_ranges(str(tmp_path / "empty.tsv"), "auto") == []

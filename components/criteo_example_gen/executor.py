@@ -10,11 +10,12 @@ against `max_reject_fraction`.
 from __future__ import annotations
 
 import collections
+import dataclasses
 import gzip
 import io
 import json
 import os
-from typing import Any, Iterator
+from typing import Any, Iterator, Optional
 
 import apache_beam as beam
 import tensorflow as tf
@@ -47,49 +48,120 @@ _REJECTS = "rejects"
 _COUNTS = "counts"
 
 
+def is_gzip(path: str) -> bool:
+    """Whether the file's first bytes say gzip (whatever its name)."""
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
+        return raw.read(2) == _GZIP_MAGIC
+
+
 def open_raw_file(path: str) -> io.BufferedIOBase:
     """Opens a local or remote file, gunzipping it when its first bytes say gzip."""
+    compressed = is_gzip(path)
     raw = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
-    magic = raw.read(2)
-    raw.close()
-    raw = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
-    if magic == _GZIP_MAGIC:
+    if compressed:
         return io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=1 << 20)
     return raw
 
 
+# Uncompressed files are read in ranges of about this many bytes, in parallel (gzip cannot be
+# split: one reader per .gz file).
+RANGE_BYTES = 64 << 20
+_SCAN_CHUNK = 8 << 20
+
+
+@dataclasses.dataclass(frozen=True)
+class LineRange:
+    """Lines of `path` from byte `start` (a line start) to `end` (exclusive; -1 = end of file), the
+    first numbered `first_line` (1-based, the header counted). `skip_header`: the range's first line
+    is the file's header."""
+    path: str
+    start: int
+    end: int
+    first_line: int
+    layout: str  # Layout.token()
+    skip_header: bool = False
+
+
+def _file_layout(path: str, input_format: str) -> Optional[Layout]:
+    """The file's layout from its first line; None for an empty file."""
+    with open_raw_file(path) as handle:
+        first = handle.readline()
+    if not first:
+        return None
+    try:
+        first_text = decode_line(first)
+    except RowError:
+        first_text = ""  # undecodable: not a header; rejected as a data line
+    return detect_layout(first_text, input_format, source=path)
+
+
+def plan_ranges(path: str, input_format: str, range_bytes: int = RANGE_BYTES) -> list[LineRange]:
+    """The ranges a file is read in: one for a gzip or small file; else ranges of about `range_bytes`,
+    each starting at a line start, their first line numbers from one pass counting newlines."""
+    layout = _file_layout(path, input_format)
+    if layout is None:
+        return []
+    size = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
+    token = layout.token()
+    if size <= range_bytes or is_gzip(path):
+        return [LineRange(path, 0, -1, 1, token, layout.has_header)]
+    starts = [(0, 1)]  # (byte offset of a line start, its line number)
+    position, lines, target = 0, 0, range_bytes
+    with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as handle:
+        while chunk := handle.read(_SCAN_CHUNK):
+            while target < position + len(chunk):
+                newline = chunk.find(b"\n", max(target - position - 1, 0))
+                if newline < 0:
+                    break  # the line crossing the target ends in a later chunk
+                starts.append((position + newline + 1, lines + chunk.count(b"\n", 0, newline + 1) + 1))
+                target = position + newline + 1 + range_bytes
+            lines += chunk.count(b"\n")
+            position += len(chunk)
+    starts = [s for s in starts if s[0] < size]
+    ends = [s[0] for s in starts[1:]] + [-1]
+    return [LineRange(path, start, end, first, token, start == 0 and layout.has_header)
+            for (start, first), end in zip(starts, ends)]
+
+
+def read_range(line_range: LineRange) -> Iterator[tuple[int, bytes]]:
+    """Streams (line number, raw bytes) of a range's data lines."""
+    with open_raw_file(line_range.path) as handle:
+        if line_range.start:
+            handle.seek(line_range.start)
+        position, number = line_range.start, line_range.first_line
+        if line_range.skip_header:
+            position += len(handle.readline())
+            number += 1
+        while line_range.end < 0 or position < line_range.end:
+            raw = handle.readline()
+            if not raw:
+                return
+            yield number, raw
+            position += len(raw)
+            number += 1
+
+
 def read_numbered_lines(path: str, input_format: str) -> Iterator[tuple[int, bytes, Layout]]:
-    """Streams (line number, raw bytes, layout) of a file's data lines.
+    """Streams (line number, raw bytes, layout) of a file's data lines, range after range.
 
     The header line, when the file has one, is not a data line.
     """
-    with open_raw_file(path) as handle:
-        lines = iter(handle)
-        first = next(lines, None)
-        if first is None:
-            return
-        try:
-            first_text = decode_line(first)
-        except RowError:
-            first_text = ""  # undecodable: not a header; rejected as a data line below
-        layout = detect_layout(first_text, input_format, source=path)
-        if not layout.has_header:
-            yield 1, first, layout
-        for number, raw in enumerate(lines, start=2):
+    for line_range in plan_ranges(path, input_format):
+        layout = Layout.from_token(line_range.layout)
+        for number, raw in read_range(line_range):
             yield number, raw, layout
 
 
-class _ReadLinesFn(beam.DoFn):
-    """File -> (file, line number, raw bytes, layout token): streamed, never whole."""
+class _ReadRangeFn(beam.DoFn):
+    """LineRange -> (file, line number, raw bytes, layout token): streamed, never whole."""
 
-    def __init__(self, input_format: str):
-        self._input_format = input_format
+    def __init__(self):
         self._lines = beam.metrics.Metrics.counter(COUNTER_NAMESPACE, "lines_read")
 
-    def process(self, path: str):
-        for number, raw, layout in read_numbered_lines(path, self._input_format):
+    def process(self, line_range: LineRange):
+        for number, raw in read_range(line_range):
             self._lines.inc()
-            yield path, number, raw, layout.token()
+            yield line_range.path, number, raw, line_range.layout
 
 
 class _ParseLineFn(beam.DoFn):
@@ -174,9 +246,11 @@ def ReadCriteo(pipeline: beam.Pipeline, pattern: str, input_format: str, rejects
     lines = (
         pipeline
         | "ListFiles" >> beam.Create(paths)
-        | "ReadLines" >> beam.ParDo(_ReadLinesFn(input_format))
-        # One file is read by one worker; spread its lines before the costly parse.
-        | "SpreadLines" >> beam.Reshuffle()
+        | "PlanRanges" >> beam.FlatMap(plan_ranges, input_format=input_format)
+        # Spreads the ranges (a few elements), not the lines: workers read, parse and write in
+        # parallel, and no shuffle holds the data (the DirectRunner keeps a shuffle in memory).
+        | "SpreadRanges" >> beam.Reshuffle()
+        | "ReadRanges" >> beam.ParDo(_ReadRangeFn())
     )
     parsed = lines | "ParseLines" >> beam.ParDo(_ParseLineFn()).with_outputs(_REJECTS, _COUNTS, main="examples")
     rejects = parsed[_REJECTS]
