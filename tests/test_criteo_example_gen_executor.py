@@ -165,3 +165,16 @@ def test_a_gzip_file_is_one_range_and_an_empty_file_none(tmp_path):
     assert [n for n, _ in executor.read_range(ranges)] == list(range(1, 101))
     (tmp_path / "empty.tsv").write_bytes(b"")
     assert executor.plan_ranges(str(tmp_path / "empty.tsv"), "auto") == []
+
+
+def test_a_single_file_is_shared_among_workers(tmp_path, monkeypatch):
+    """By default a file gets MIN_RANGES ranges once they can be MIN_RANGE_BYTES long, never more
+    than RANGE_BYTES long."""
+    monkeypatch.setattr(executor, "MIN_RANGE_BYTES", 1000)
+    monkeypatch.setattr(executor, "RANGE_BYTES", 4000)
+    path = tmp_path / "x.tsv"
+    line = "\t".join(_row("0", "1")) + "\n"
+    for size, expected in ((900, 1), (20_000, executor.MIN_RANGES), (200_000, 200_000 // 4000)):
+        path.write_text(line * (size // len(line)))
+        ranges = executor.plan_ranges(str(path), "auto")
+        assert abs(len(ranges) - expected) <= 1, (size, len(ranges))

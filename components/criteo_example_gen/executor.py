@@ -63,9 +63,12 @@ def open_raw_file(path: str) -> io.BufferedIOBase:
     return raw
 
 
-# Uncompressed files are read in ranges of about this many bytes, in parallel (gzip cannot be
-# split: one reader per .gz file).
+# Uncompressed files are read in ranges, in parallel: of at most RANGE_BYTES, and at least
+# MIN_RANGES per file when that leaves ranges of MIN_RANGE_BYTES or more, so that every worker has
+# a share of a single file. Gzip cannot be split: one reader per .gz file.
 RANGE_BYTES = 64 << 20
+MIN_RANGES = 16
+MIN_RANGE_BYTES = 1 << 20
 _SCAN_CHUNK = 8 << 20
 
 
@@ -95,13 +98,15 @@ def _file_layout(path: str, input_format: str) -> Optional[Layout]:
     return detect_layout(first_text, input_format, source=path)
 
 
-def plan_ranges(path: str, input_format: str, range_bytes: int = RANGE_BYTES) -> list[LineRange]:
-    """The ranges a file is read in: one for a gzip or small file; else ranges of about `range_bytes`,
-    each starting at a line start, their first line numbers from one pass counting newlines."""
+def plan_ranges(path: str, input_format: str, range_bytes: Optional[int] = None) -> list[LineRange]:
+    """The ranges a file is read in: one for a gzip or small file; else ranges of about `range_bytes`
+    (default: see RANGE_BYTES), each starting at a line start, their first line numbers from one
+    pass counting newlines."""
     layout = _file_layout(path, input_format)
     if layout is None:
         return []
     size = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
+    range_bytes = range_bytes or max(min(RANGE_BYTES, size // MIN_RANGES), MIN_RANGE_BYTES)
     token = layout.token()
     if size <= range_bytes or is_gzip(path):
         return [LineRange(path, 0, -1, 1, token, layout.has_header)]
