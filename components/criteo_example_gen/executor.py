@@ -27,6 +27,7 @@ from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenE
 from tfx.types import artifact_utils, standard_component_specs
 
 from components.criteo_example_gen import spec
+from components.criteo_example_gen.example_bytes import serialize_row
 from components.criteo_example_gen.parsing import (
     Layout,
     RowError,
@@ -36,7 +37,6 @@ from components.criteo_example_gen.parsing import (
     printable,
 )
 from models import features
-from models.serving_contract import row_to_example
 
 COUNTER_NAMESPACE = "CriteoExampleGen"
 NUM_FIRST_REJECTS = 20
@@ -202,7 +202,7 @@ class _ParseLineFn(beam.DoFn):
             return
         self._counts["examples"] += 1
         self._counts["positives"] += row[features.LABEL_KEY]
-        yield row_to_example(row).SerializeToString(deterministic=True)
+        yield serialize_row(row)
 
     def finish_bundle(self):
         if self._counts:
