@@ -124,7 +124,8 @@ def test_reader_streams_line_by_line(tmp_path):
     """A generator over the file: the first line is read before the rest exists in memory."""
     path = tmp_path / "big.tsv"
     path.write_text("".join("\t".join(_row("0", str(i))) + "\n" for i in range(1000)))
-    lines = executor.read_numbered_lines(str(path), "auto")
+    (whole,) = executor.plan_ranges(str(path), "auto")
+    lines = executor.read_range(whole)
     assert next(lines)[0] == 1
     assert sum(1 for _ in lines) == 999
 
@@ -133,7 +134,7 @@ def test_header_error_type_is_kept(tmp_path):
     path = tmp_path / "y.csv"
     path.write_text("0,1\n")
     with pytest.raises(HeaderError):
-        list(executor.read_numbered_lines(str(path), "csv"))
+        executor.plan_ranges(str(path), "csv")
 
 
 @pytest.mark.parametrize("range_bytes", [1, 7, 64, 1000, 10**9])

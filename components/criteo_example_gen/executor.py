@@ -54,9 +54,10 @@ def is_gzip(path: str) -> bool:
         return raw.read(2) == _GZIP_MAGIC
 
 
-def open_raw_file(path: str) -> io.BufferedIOBase:
-    """Opens a local or remote file, gunzipping it when its first bytes say gzip."""
-    compressed = is_gzip(path)
+def open_raw_file(path: str, compressed: Optional[bool] = None) -> io.BufferedIOBase:
+    """Opens a local or remote file, gunzipping it when its first bytes say gzip (`compressed`:
+    already known)."""
+    compressed = is_gzip(path) if compressed is None else compressed
     raw = FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED)
     if compressed:
         return io.BufferedReader(gzip.GzipFile(fileobj=raw, mode="rb"), buffer_size=1 << 20)
@@ -85,9 +86,9 @@ class LineRange:
     skip_header: bool = False
 
 
-def _file_layout(path: str, input_format: str) -> Optional[Layout]:
+def _file_layout(path: str, input_format: str, compressed: bool) -> Optional[Layout]:
     """The file's layout from its first line; None for an empty file."""
-    with open_raw_file(path) as handle:
+    with open_raw_file(path, compressed) as handle:
         first = handle.readline()
     if not first:
         return None
@@ -102,13 +103,14 @@ def plan_ranges(path: str, input_format: str, range_bytes: Optional[int] = None)
     """The ranges a file is read in: one for a gzip or small file; else ranges of about `range_bytes`
     (default: see RANGE_BYTES), each starting at a line start, their first line numbers from one
     pass counting newlines."""
-    layout = _file_layout(path, input_format)
+    compressed = is_gzip(path)
+    layout = _file_layout(path, input_format, compressed)
     if layout is None:
         return []
     size = FileSystems.match([path])[0].metadata_list[0].size_in_bytes
     range_bytes = range_bytes or max(min(RANGE_BYTES, size // MIN_RANGES), MIN_RANGE_BYTES)
     token = layout.token()
-    if size <= range_bytes or is_gzip(path):
+    if size <= range_bytes or compressed:
         return [LineRange(path, 0, -1, 1, token, layout.has_header)]
     starts = [(0, 1)]  # (byte offset of a line start, its line number)
     position, lines, target = 0, 0, range_bytes
@@ -144,17 +146,6 @@ def read_range(line_range: LineRange) -> Iterator[tuple[int, bytes]]:
             yield number, raw
             position += len(raw)
             number += 1
-
-
-def read_numbered_lines(path: str, input_format: str) -> Iterator[tuple[int, bytes, Layout]]:
-    """Streams (line number, raw bytes, layout) of a file's data lines, range after range.
-
-    The header line, when the file has one, is not a data line.
-    """
-    for line_range in plan_ranges(path, input_format):
-        layout = Layout.from_token(line_range.layout)
-        for number, raw in read_range(line_range):
-            yield number, raw, layout
 
 
 class _ReadRangeFn(beam.DoFn):
