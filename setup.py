@@ -16,6 +16,10 @@ setup(
         "scikit-learn",
         "matplotlib",
     ],
-    extras_require={"dev": ["pytest", "pytest-xdist"]},
+    extras_require={
+        "dev": ["pytest", "pytest-xdist"],
+        # benchmarks/trainer_vs_peers.py's peer: the paper's DCN-V2 in PyTorch on FuxiCTR's layers.
+        "bench": ["torch", "fuxictr"],
+    },
     entry_points={"console_scripts": ["sparsectr=sparsectr.cli:main"]},
 )

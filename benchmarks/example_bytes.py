@@ -2,7 +2,7 @@
 
 Parses ROWS lines of the real Kaggle sample (../shared/data/criteo), then times, each on the same
 rows: protobuf (`row_to_example(row).SerializeToString(deterministic=True)`, models/serving_contract.py),
-the direct encoder (components/criteo_example_gen/example_bytes.py), and the parsing of the lines
+the direct encoder (models/example_bytes.py), and the parsing of the lines
 (what every row costs before either). Checks that the bytes are identical.
 
 Usage: .venv/bin/python benchmarks/example_bytes.py [--rows 10000] [--repeat 3]
@@ -18,7 +18,7 @@ PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT)
 
 import sparsectr  # noqa: E402,F401
-from components.criteo_example_gen.example_bytes import serialize_row  # noqa: E402
+from models.example_bytes import serialize_row  # noqa: E402
 from components.criteo_example_gen.parsing import STANDARD_TSV, decode_line, parse_line  # noqa: E402
 from models.serving_contract import row_to_example  # noqa: E402
 

@@ -14,7 +14,6 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from absl import logging
 from tfx import v1 as tfx
-from tfx_bsl.public import tfxio
 
 from models import features
 from models.calibration import calibrated_logit, fit_calibration
@@ -26,6 +25,7 @@ from models.hparams import MONITORS, ModelConfig
 from models.losses import click_logit, get_loss
 from models.preprocessing import WEIGHT_KEY
 from models.sizing import DataSize
+from models.transformed_input import transformed_batches
 from models.vocabulary import id_counts, most_frequent_values
 from models.serving_contract import (ASSETS_EXTRA, CONFIG_FILE, EXAMPLES_INPUT, LOGIT_KEY, MISSING, MODEL_LOGIT_KEY,
                                      PROBABILITY_KEY,
@@ -52,17 +52,13 @@ def _held_out(inputs: dict[str, tf.Tensor], fraction: float) -> tf.Tensor:
     return bucket < round(fraction * _HOLDOUT_BUCKETS)
 
 
-def make_dataset(file_pattern: list[str], data_accessor, tft_output: tft.TFTransformOutput, batch_size: int,
-                 shuffle: bool, seed: int, holdout: float = 0.0, validation: bool = False) -> tf.data.Dataset:
+def make_dataset(file_pattern: list[str], tft_output: tft.TFTransformOutput, batch_size: int, shuffle: bool,
+                 seed: int, holdout: float = 0.0, validation: bool = False) -> tf.data.Dataset:
     """(features, label, weight) batches of transformed examples, one pass. With `holdout` > 0, only
     the held-out rows (`validation`) or only the others; batches then hold about that share of
     `batch_size` rows."""
-    dataset = data_accessor.tf_dataset_factory(
-        file_pattern,
-        tfxio.TensorFlowDatasetOptions(batch_size=batch_size, label_key=features.LABEL_KEY, num_epochs=1,
-                                       shuffle=shuffle, shuffle_seed=seed),
-        tft_output.transformed_metadata.schema,
-    )
+    dataset = transformed_batches(file_pattern, tft_output.transformed_feature_spec(), batch_size, shuffle, seed,
+                                  features.LABEL_KEY)
 
     def split(transformed, label):
         inputs = {name: transformed[name] for name in features.FEATURE_KEYS}
@@ -245,8 +241,7 @@ def training_inputs(fn_args: tfx.components.FnArgs) -> TrainingInputs:
     holdout = float((fn_args.custom_config or {}).get(HOLDOUT_KEY) or 0.0)
 
     def dataset(files, batch_size, shuffle, validation=False):
-        return make_dataset(files, fn_args.data_accessor, tft_output, batch_size, shuffle, given.seed, holdout,
-                            validation)
+        return make_dataset(files, tft_output, batch_size, shuffle, given.seed, holdout, validation)
 
     size = count_examples(dataset(fn_args.train_files, COUNT_BATCH_SIZE, False))
     config = given.sized(size)

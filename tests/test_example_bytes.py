@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from components.criteo_example_gen.example_bytes import serialize_row
+from models.example_bytes import serialize_row
 from components.criteo_example_gen.parsing import STANDARD_TSV, decode_line, parse_line
 from models import features
 from conftest import KAGGLE_TSV

@@ -27,7 +27,7 @@ from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenE
 from tfx.types import artifact_utils, standard_component_specs
 
 from components.criteo_example_gen import spec
-from components.criteo_example_gen.example_bytes import serialize_row
+from models.example_bytes import serialize_row
 from components.criteo_example_gen.parsing import (
     Layout,
     RowError,

@@ -1,9 +1,11 @@
-"""A parsed Criteo row straight to the bytes of its serialized tf.Example.
+"""A parsed Criteo row straight to the bytes of its serialized tf.Example: what CriteoExampleGen
+writes and what serving clients send (models/serving_contract.py: serialized_examples).
 
 The same bytes as `row_to_example(row).SerializeToString(deterministic=True)`
 (models/serving_contract.py; tests/test_example_bytes.py checks it on real rows), three times
 faster: building 40 protobuf messages per row was the largest share of CriteoExampleGen's time
-(docs/PERFORMANCE.md). Identical bytes keep TFX's hash split, which hashes them, unchanged.
+and of building a request (docs/PERFORMANCE.md). Identical bytes keep TFX's hash split, which
+hashes them, unchanged.
 
 Wire format: Example{features=1: Features{feature=1: map entries {key=1, value=2: Feature}}},
 a Feature holding bytes_list=1: BytesList{value=1} or int64_list=3: Int64List{packed value=1};
