@@ -15,7 +15,7 @@ import tensorflow_recommenders as tfrs
 
 from models import features
 from models.hparams import ModelConfig
-from models.losses import CONTRASTIVE_LOSS, JRC_LOSS
+from models.losses import CLICK_HEAD, TWO_LOGIT_HEAD, get_loss
 
 LOGIT_LAYER = "logit"
 # Layer name prefixes (models/diagnostics.py groups gradients by them).
@@ -79,12 +79,14 @@ def build_dcn_v2(config: ModelConfig, vocabulary_sizes: dict[str, int]) -> tf.ke
 
 
 def _head(config: ModelConfig, top: tf.Tensor) -> tf.Tensor:
-    """[batch, K]; column 0 is the click logit (models/losses.py: click_logit)."""
-    if config.loss == JRC_LOSS:
+    """The head the configured loss needs (its `head`): [batch, K], column 0 the click logit
+    (models/losses.py: click_logit)."""
+    head = get_loss(config).head
+    if head == TWO_LOGIT_HEAD:
         # One Dense(2) gives (z1 - z0, z0): the same function class as (z1, z0).
         return tf.keras.layers.Dense(2, name=LOGIT_LAYER)(top)
     logit = tf.keras.layers.Dense(1, name=LOGIT_LAYER)(top)  # [batch, 1], as Keras metrics expect
-    if config.loss != CONTRASTIVE_LOSS:
+    if head == CLICK_HEAD:
         return logit
     hidden = tf.keras.layers.Dense(PROJECTION_HIDDEN, activation="relu", name="projection_hidden")(top)
     projection = tf.keras.layers.Dense(config.projection_dim, name="projection")(hidden)

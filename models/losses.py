@@ -31,6 +31,10 @@ from models.hparams import ModelConfig
 
 JRC_LOSS = "jrc"
 CONTRASTIVE_LOSS = "combined_contrastive"
+# The output head a loss trains (each loss class's `head`; models/dcn.py builds it).
+CLICK_HEAD = "click"  # [N, 1]: the click logit
+TWO_LOGIT_HEAD = "click_and_non_click"  # [N, 2]: z1 - z0 and z0 (JRC)
+PROJECTION_HEAD = "click_and_projection"  # [N, 1 + projection_dim]: the click logit and the normalised projection
 
 
 def click_logit(y_pred: tf.Tensor) -> tf.Tensor:
@@ -80,7 +84,10 @@ def listwise_softmax(y: tf.Tensor, log_scores: tf.Tensor, w: tf.Tensor) -> tf.Te
 
 
 class _SparseCTRLoss(tf.keras.losses.Loss):
-    """Base: alpha and beta recorded in the config; `__call__` gets the batch."""
+    """Base: alpha and beta recorded in the config; `__call__` gets the batch. `head` is the output
+    head the loss needs."""
+
+    head = CLICK_HEAD
 
     def __init__(self, alpha: float = 1.0, name: Optional[str] = None, **kwargs):
         kwargs.pop("reduction", None)
@@ -189,6 +196,8 @@ class JRC(_SparseCTRLoss):
     weighted BCE of sigmoid(z1 - z0) and L_rank = -mean_i w_i log(e^{z_{y_i}} /
     D_{y_i}), D_c = sum_k w_k e^{zc_k}: each channel is a softmax over the batch."""
 
+    head = TWO_LOGIT_HEAD
+
     def __init__(self, alpha: float, name: str = JRC_LOSS, **kwargs):
         super().__init__(alpha=alpha, name=name, **kwargs)
 
@@ -247,6 +256,8 @@ class CombinedContrastive(_SparseCTRLoss):
     in a batch, the term averages over that many random anchors (the
     denominators still run over the whole batch), an [anchors, N] similarity
     matrix instead of [N, N]. 0 = every example is an anchor."""
+
+    head = PROJECTION_HEAD
 
     def __init__(self, alpha: float, tau: float = 0.1, anchors: int = 0, name: str = CONTRASTIVE_LOSS,
                  **kwargs):
