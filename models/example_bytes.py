@@ -2,9 +2,9 @@
 writes and what serving clients send (models/serving_contract.py: serialized_examples).
 
 The same bytes as `row_to_example(row).SerializeToString(deterministic=True)`
-(models/serving_contract.py; tests/test_example_bytes.py checks it on real rows), three times
-faster: building 40 protobuf messages per row was the largest share of CriteoExampleGen's time
-and of building a request (docs/PERFORMANCE.md). Identical bytes keep TFX's hash split, which
+(models/serving_contract.py; tests/test_example_bytes.py checks it on real rows), without
+building 40 protobuf messages per row, the largest share of CriteoExampleGen's time and of
+building a request that way (docs/PERFORMANCE.md). Identical bytes keep TFX's hash split, which
 hashes them, unchanged.
 
 Wire format: Example{features=1: Features{feature=1: map entries {key=1, value=2: Feature}}},

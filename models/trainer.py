@@ -206,11 +206,11 @@ def _warmup_rows(tft_output: tft.TFTransformOutput) -> list[dict[str, Any]]:
 
 def export_serving_model(model: tf.keras.Model, tft_output: tft.TFTransformOutput, config: ModelConfig,
                          export_dir: str, training: Optional[dict[str, Any]] = None) -> None:
-    calibration = (training or {}).get("calibration")
     """The SavedModel, its settings and its warmup requests (models/serving_contract.py)."""
-    # Serving needs the signatures and weights only: without the optimizer's
-    # slots the SavedModel is a third of the size, and without Keras' per-layer
-    # call traces the export takes 0.5 s instead of 4-5 s.
+    calibration = (training or {}).get("calibration")
+    # Serving needs the signatures and weights only: without the optimizer's slots the SavedModel
+    # is a third of the size, and without Keras' per-layer call traces the export does not trace
+    # every layer again (docs/PERFORMANCE.md: Trainer start-up).
     model.save(export_dir, save_format="tf", signatures=_signatures(model, tft_output, calibration),
                include_optimizer=False, save_traces=False)
     extra = os.path.join(export_dir, ASSETS_EXTRA)
