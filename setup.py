@@ -8,8 +8,8 @@ setup(
     version="0.1.0",
     description="TFX pipeline for CTR prediction with auxiliary ranking losses under sparse feedback",
     python_requires=">=3.9",
-    packages=find_packages(include=["sparsectr*", "components*", "models*", "pipeline*"]),
-    package_data={"sparsectr": ["*.json"]},
+    packages=find_packages(include=["sparsectr*", "components*", "models*", "evaluation*", "synthetic*", "pipeline*"]),
+    package_data={"synthetic": ["*.json"]},
     install_requires=[
         "tfx[kfp]==1.16.0",
         "tensorflow-recommenders",

@@ -14,8 +14,7 @@ import shutil
 import tempfile
 import time
 
-import sparsectr  # noqa: F401
-from sparsectr import synthetic
+from synthetic import generator
 
 TARGET_ROWS_PER_MINUTE = 1_000_000
 
@@ -26,8 +25,8 @@ def main() -> None:
     parser.add_argument("--positive-rate", type=float, default=0.03)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        synthetic.calibrated_bias(args.positive_rate)  # the one-off calibration is not per-row work
-        result = synthetic.generate_to_path(args.rows, args.positive_rate, 0, os.path.join(tmp, "g.tsv"))
+        generator.calibrated_bias(args.positive_rate)  # the one-off calibration is not per-row work
+        result = generator.generate_to_path(args.rows, args.positive_rate, 0, os.path.join(tmp, "g.tsv"))
         size = os.path.getsize(result["files"][0])
         started = time.monotonic()
         with open(result["files"][0], "rb") as src, open(os.path.join(tmp, "copy.tsv"), "wb") as dst:

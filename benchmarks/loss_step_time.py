@@ -19,7 +19,7 @@ from __future__ import annotations
 import argparse
 import time
 
-import sparsectr  # noqa: F401
+import models  # noqa: E402,F401  (selects Keras 2 before TensorFlow loads)
 from sparsectr.progress import quiet_environment
 
 quiet_environment()

@@ -70,17 +70,17 @@ class MemorySampler(threading.Thread):
 
 
 def _child(rows: int, out: str) -> dict:
-    import sparsectr  # noqa: F401  (the legacy-Keras switch)
+    import models  # noqa: E402,F401  (selects Keras 2 before TensorFlow loads)
     from models.hparams import ModelConfig
     from pipeline.config import PipelineConfig
     from pipeline.pipeline import create_experiment_pipeline
-    from sparsectr import synthetic
+    from synthetic import generator
     from sparsectr.run import run_pipeline
-    from sparsectr.run_outputs import RunOutputs, execution_mark, open_store
+    from pipeline.run_result import RunOutputs, execution_mark, open_store
 
     data = os.path.join(out, "data", "generated.tsv")
     if not os.path.exists(data):
-        synthetic.generate_to_path(rows, POSITIVE_RATE, seed=0, out=data)
+        generator.generate_to_path(rows, POSITIVE_RATE, seed=0, out=data)
     config = PipelineConfig(data=data, output_dir=os.path.join(out, "pipeline"), model=ModelConfig(epochs=1),
                             enable_cache=False)
     store = open_store(config.metadata_path)
@@ -108,7 +108,7 @@ def _child(rows: int, out: str) -> dict:
 
 def _example_counts(outputs) -> dict[str, int]:
     """Rows per split, from StatisticsGen's output."""
-    from sparsectr.check_data import split_counts
+    from pipeline.run_result import split_counts
 
     return {split: c["examples"] for split, c in split_counts(outputs.uri("StatisticsGen", "statistics")).items()}
 

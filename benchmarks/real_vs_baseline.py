@@ -8,7 +8,7 @@ models/sizing.py), early stopping and Platt calibration on 10% of train held
 out by the Trainer, TFMA scoring the fold. Every row is scored once, by
 models that never saw it; metrics are pooled over all rows (and per fold).
 
-Against it, on the same rows: the logistic regression of sparsectr/baselines.py
+Against it, on the same rows: the logistic regression of benchmarks/baselines.py
 (hashed one-hot, main effects), its C chosen from LR_C_GRID on the last 10% of
 the fold's train rows and refitted on all of them; and the run's own
 logistic-regression baseline (models/baseline.py, as the summary reports it).
@@ -22,7 +22,7 @@ import argparse
 import json
 import os
 
-import sparsectr  # noqa: F401
+import models  # noqa: E402,F401  (selects Keras 2 before TensorFlow loads)
 from sparsectr.progress import component_progress, quiet_environment
 
 quiet_environment()
@@ -30,10 +30,10 @@ quiet_environment()
 import numpy as np  # noqa: E402
 from sklearn.metrics import log_loss, roc_auc_score  # noqa: E402
 
-from components.criteo_example_gen.parsing import STANDARD_TSV, decode_line, parse_line  # noqa: E402
+from models.criteo_rows import STANDARD_TSV, decode_line, parse_line  # noqa: E402
 from models.serving_contract import MODEL_LOGIT_KEY, PROBABILITY_KEY  # noqa: E402
 from pipeline.config import PipelineConfig  # noqa: E402
-from sparsectr import baselines  # noqa: E402
+from benchmarks import baselines  # noqa: E402
 from sparsectr.run import run  # noqa: E402
 from sparsectr.serving import predict_outputs  # noqa: E402
 

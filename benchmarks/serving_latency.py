@@ -30,7 +30,7 @@ from typing import Callable, Sequence
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import sparsectr  # noqa: E402,F401  (the legacy-Keras switch)
+import models  # noqa: E402,F401  (selects Keras 2 before TensorFlow loads)
 from sparsectr.progress import quiet_environment  # noqa: E402
 
 quiet_environment()
@@ -38,7 +38,7 @@ quiet_environment()
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from components.criteo_example_gen.parsing import decode_line, detect_layout, parse_line  # noqa: E402
+from models.criteo_rows import decode_line, detect_layout, parse_line  # noqa: E402
 from models.serving_contract import (PROBABILITY_KEY, RAW_SIGNATURE, SERVING_SIGNATURE, EXAMPLES_INPUT,  # noqa: E402
                                      raw_columns, serialized_examples)
 from pipeline.config import PipelineConfig  # noqa: E402

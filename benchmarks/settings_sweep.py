@@ -20,7 +20,7 @@ import json
 import os
 import sys
 
-import sparsectr  # noqa: F401
+import models  # noqa: E402,F401  (selects Keras 2 before TensorFlow loads)
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -34,15 +34,15 @@ from models.losses import click_logit  # noqa: E402
 from models.sizing import SPEC_SETTINGS  # noqa: E402
 from models.trainer import compile_model  # noqa: E402
 from models.vocabulary import id_counts  # noqa: E402
-from sparsectr.check_data import latest_artifact_dir  # noqa: E402
+from pipeline.run_result import latest_run  # noqa: E402
 
 SPLITS = ("train", "eval", "test")
 
 
 def load_splits(run_dir: str) -> tuple[tft.TFTransformOutput, dict[str, dict[str, np.ndarray]]]:
-    root = os.path.join(run_dir, "pipeline_root")
-    tft_output = tft.TFTransformOutput(latest_artifact_dir(root, "Transform", "transform_graph"))
-    examples = latest_artifact_dir(root, "Transform", "transformed_examples")
+    transform = latest_run(run_dir)
+    tft_output = tft.TFTransformOutput(transform.uri("Transform", "transform_graph"))
+    examples = transform.uri("Transform", "transformed_examples")
     spec = tft_output.transformed_feature_spec()
     splits = {}
     for split in SPLITS:

@@ -20,13 +20,13 @@ import collections
 import os
 import tempfile
 
-import sparsectr  # noqa: F401
+import models  # noqa: E402,F401  (selects Keras 2 before TensorFlow loads)
 import numpy as np
 
 from models import features
 from models.hparams import ModelConfig
-from sparsectr import synthetic
-from sparsectr.data_profile import read_rows
+from synthetic import generator
+from models.criteo_rows import read_rows
 
 
 def bucket_entropy(rows: list[dict], name: str, beta: float, config: ModelConfig, rng: np.random.Generator
@@ -64,7 +64,7 @@ def main() -> None:
     real = read_rows(args.real)
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "generated.tsv")
-        synthetic.generate_to_path(args.generated_rows, args.positive_rate, args.seed, path)
+        generator.generate_to_path(args.generated_rows, args.positive_rate, args.seed, path)
         generated = read_rows(path)
     datasets = [(f"real, beta {args.real_beta:g} ({len(real):,} rows)", real, args.real_beta),
                 (f"generated, {args.positive_rate:.0%} clicks ({len(generated):,} rows)", generated, 1.0)]

@@ -7,7 +7,7 @@ runs the whole pipeline once per DCN-V2 training seed (Transform and
 everything before it is cached after the first), and scores on eval and test:
 - Bayes-optimal: the rows' true probabilities;
 - constant CTR: the training positive rate;
-- logistic regression on main effects (hashed one-hot, sparsectr.baselines),
+- logistic regression on main effects (hashed one-hot, benchmarks/baselines.py),
   its L2 strength C chosen on the eval rows' logloss;
 - the DCN-V2 of each training seed with the default settings (sized to the
   data, models/sizing.py; the epoch of best eval AUC; Platt calibration on
@@ -23,7 +23,7 @@ import argparse
 import json
 import os
 
-import sparsectr  # noqa: F401
+import models  # noqa: E402,F401  (selects Keras 2 before TensorFlow loads)
 from sparsectr.progress import component_progress, quiet_environment
 
 quiet_environment()
@@ -33,8 +33,9 @@ from sklearn.metrics import log_loss, roc_auc_score  # noqa: E402
 
 from models.hparams import ModelConfig  # noqa: E402
 from pipeline.config import PipelineConfig  # noqa: E402
-from sparsectr import baselines, synthetic  # noqa: E402
-from sparsectr.data_profile import read_rows  # noqa: E402
+from benchmarks import baselines  # noqa: E402
+from synthetic import generator  # noqa: E402
+from models.criteo_rows import read_rows  # noqa: E402
 from sparsectr.run import run  # noqa: E402
 from sparsectr.serving import predict_outputs  # noqa: E402
 from models.serving_contract import MODEL_LOGIT_KEY, PROBABILITY_KEY  # noqa: E402
@@ -56,7 +57,7 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2,3,4", help="DCN-V2 training seeds (Transform is shared)")
     args = parser.parse_args()
 
-    files = synthetic.generate_splits(os.path.join(args.out, "data"), args.rows, args.positive_rate)
+    files = generator.generate_splits(os.path.join(args.out, "data"), args.rows, args.positive_rate)
     paths = {split: rows_file for split, (rows_file, _) in files.items()}
     rows = {split: read_rows(paths[split]) for split in files}
     labels = {split: baselines.labels(rows[split]) for split in ("eval", "test")}
@@ -85,7 +86,7 @@ def main() -> None:
         dcn[seed]["in_run_baseline_test"] = summary.get("baseline")
 
     train_rate = float(baselines.labels(rows["train"]).mean())
-    results["bayes_optimal"] = scores(lambda split: synthetic.read_truth(files[split][1]))
+    results["bayes_optimal"] = scores(lambda split: generator.read_truth(files[split][1]))
     results["constant_ctr"] = scores(lambda split: np.full(len(rows[split]), train_rate))
     lr = {c: scores(lambda split: baselines.fit_predict_logistic(rows["train"], rows[split], c=c)) for c in LR_C_GRID}
     best_c = min(lr, key=lambda c: lr[c]["eval"]["logloss"])

@@ -35,7 +35,7 @@ OUTPUTS = {"Trainer": "model", "BaselineTrainer": "model", "Evaluator": "evaluat
 def _switch_autograph_back_on() -> None:
     """Undoes the product's choice before its modules load: every tf.function traced with
     AutoGraph, and do_not_convert a no-op."""
-    import sparsectr  # noqa: F401  (the legacy-Keras switch, before TensorFlow loads)
+    import models  # noqa: E402,F401  (selects Keras 2 before TensorFlow loads)
     import tensorflow as tf
 
     function = tf.function
@@ -54,7 +54,7 @@ def _child(variant: str, data: str, out: str, seed: int) -> None:
     from pipeline.config import PipelineConfig
     from models.hparams import ModelConfig
     from sparsectr.run import run
-    from sparsectr.run_outputs import RunOutputs, execution_mark, open_store
+    from pipeline.run_result import RunOutputs, execution_mark, open_store
 
     config = PipelineConfig(data=data, output_dir=out, model=ModelConfig(seed=seed, epochs=2))
     store = open_store(config.metadata_path)
@@ -86,12 +86,12 @@ def main() -> None:
         _child(args.child, args.data, args.out, args.seed)
         return
     sys.path.insert(0, PROJECT)
-    from sparsectr import synthetic
+    from synthetic import generator
 
     shutil.rmtree(args.out, ignore_errors=True)
     os.makedirs(args.out)
     data = os.path.join(args.out, "generated.tsv")
-    synthetic.generate_to_path(args.rows, 0.03, seed=0, out=data)
+    generator.generate_to_path(args.rows, 0.03, seed=0, out=data)
     pipeline = os.path.join(args.out, "pipeline")
     _run("product", data, pipeline, seed=1)  # fills the cache up to Transform
     seconds = {variant: _run(variant, data, pipeline, seed) for variant, seed in (("autograph", 2), ("product", 3))}

@@ -42,7 +42,7 @@ from typing import Callable
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import sparsectr  # noqa: E402,F401  (the legacy-Keras switch)
+import models  # noqa: E402,F401  (selects Keras 2 before TensorFlow loads)
 from sparsectr.progress import quiet_environment  # noqa: E402
 
 quiet_environment()
@@ -57,7 +57,7 @@ from models.dcn import build_dcn_v2  # noqa: E402
 from models.local_fn_args import local_fn_args  # noqa: E402
 from models.trainer import compile_model, make_dataset, training_inputs  # noqa: E402
 from models.vocabulary import id_counts  # noqa: E402
-from sparsectr.check_data import latest_artifact_dir  # noqa: E402
+from pipeline.run_result import latest_run  # noqa: E402
 
 try:
     import torch
@@ -212,9 +212,9 @@ def main() -> None:
     tf.config.threading.set_inter_op_parallelism_threads(args.inter_op_threads)
     if args.batches <= SKIP + 1:
         parser.error(f"--batches must be above {SKIP + 1}")
-    root = os.path.join(args.run_dir, "pipeline_root")
-    graph, examples = (latest_artifact_dir(root, "Transform", "transform_graph"),
-                       latest_artifact_dir(root, "Transform", "transformed_examples"))
+    transform = latest_run(args.run_dir)
+    graph = transform.uri("Transform", "transform_graph")
+    examples = transform.uri("Transform", "transformed_examples")
 
     contenders, first = [], None
     for loss in ("bce", "combined_pair"):

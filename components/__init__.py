@@ -1,1 +1,1 @@
-import sparsectr  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+import models  # noqa: F401  (selects Keras 2 before TensorFlow loads: models/runtime.py)

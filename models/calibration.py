@@ -20,7 +20,8 @@ from typing import Any, Optional
 import numpy as np
 import tensorflow as tf
 
-CALIBRATIONS = ("none", "platt", "isotonic")
+from models.hparams import CALIBRATIONS
+
 EPSILON = 1e-6
 
 

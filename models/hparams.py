@@ -7,13 +7,14 @@ the trained model records exactly what produced it.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
-from models.calibration import CALIBRATIONS
 from models.features import FEATURE_KEYS
 from models.sizing import SIZED_FIELDS, SPEC_MIN_COUNT, DataSize, sized_settings
 
 STRUCTURES = ("parallel", "stacked")
+# Post-hoc calibrations of the click logit (models/calibration.py).
+CALIBRATIONS = ("none", "platt", "isotonic")
 # The Trainer's tf.distribute strategies (models/distribute.py).
 DISTRIBUTIONS = ("auto", "one_worker", "multi_worker")
 # Validation metrics early stopping can watch, and whether higher is better.
@@ -34,6 +35,7 @@ DEFAULT_ALPHA: dict[str, float | dict[float, float]] = {
     "jrc": 0.4,
     "combined_contrastive": 0.5,
 }
+LOSS_NAMES = tuple(DEFAULT_ALPHA)
 # Losses with an auxiliary (ranking or contrastive) term weighted by 1 - alpha.
 AUXILIARY_LOSSES = tuple(name for name, a in DEFAULT_ALPHA.items() if a != 1.0)
 
@@ -53,63 +55,79 @@ TRANSFORM_FIELDS = ("categorical_min_count", "integer_buckets", "beta", "sparsit
                     "sparsity_boundaries", "slice_features")
 
 
+def setting(default: Any, help: str, choices: Optional[Sequence[str]] = None, flag: Optional[str] = None) -> Any:
+    """A settings field with what the command line shows (sparsectr/flags.py builds one flag per field
+    from it): its help, its choices (the constant the field is validated against) and, when the flag
+    is not the field's name, the flag."""
+    metadata = {"help": help}
+    if choices is not None:
+        metadata["choices"] = tuple(choices)
+    if flag is not None:
+        metadata["flag"] = flag
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+SIZED = "sized to the training data, models/sizing.py"
+
+
 @dataclasses.dataclass
 class ModelConfig:
-    # Features (Transform).
-    # Fields left None are sized to the training data by the Trainer (models/sizing.py).
-    categorical_min_count: Optional[int] = None  # values seen fewer times go to the OOV id
-    integer_buckets: int = 32  # quantile buckets of sign(x) * log(1 + |x|)
-    beta: float = 1.0  # example weight of positives (SPEC 2); negatives weigh 1
+    # Features (Transform). Fields left None are sized to the training data by the Trainer.
+    categorical_min_count: Optional[int] = setting(
+        None, f"vocabulary minimum count; rarer values share an OOV id (default: {SIZED})")
+    integer_buckets: int = setting(32, "quantile buckets of sign(x) * log(1 + |x|) per integer feature")
+    beta: float = setting(1.0, "example weight of positives, simulating sparsity (SPEC 2); negatives weigh 1")
     # Sparsity buckets (models/sparsity.py, docs/EVALUATION.md): the training
     # split's beta-weighted positive rate of each value of `sparsity_key` (one
     # categorical, or a cross of two), smoothed towards the overall rate with
     # `sparsity_smoothing` pseudo-examples, cut at `sparsity_boundaries`.
-    sparsity_key: tuple[str, ...] = ("C2",)
-    sparsity_smoothing: float = 20.0
-    sparsity_boundaries: tuple[float, ...] = (0.005, 0.01, 0.02, 0.05, 0.1, 0.25)
-    # Evaluation slices by raw value of these features, besides overall and the
-    # sparsity buckets (models/slices.py; Transform writes the values TFMA reads).
-    slice_features: tuple[str, ...] = ()
+    sparsity_key: tuple[str, ...] = setting(
+        ("C2",), "feature whose training positive rate defines the sparsity buckets, or two comma-separated "
+                 "for a cross")
+    sparsity_smoothing: float = setting(20.0, "pseudo-examples at the overall rate added to each key value's counts")
+    sparsity_boundaries: tuple[float, ...] = setting(
+        (0.005, 0.01, 0.02, 0.05, 0.1, 0.25), "sparsity bucket edges, comma-separated rates")
+    slice_features: tuple[str, ...] = setting(
+        (), "comma-separated raw features whose values slice the evaluation besides overall and the sparsity "
+            "buckets (e.g. C17,C20; models/slices.py)")
     # DCN-V2 (SPEC 5).
-    embedding_dim: int = 10
-    structure: str = "parallel"
-    cross_layers: int = 3
-    cross_projection_dim: int = 0  # 0 = full-rank cross layers; > 0 = low-rank
-    dnn_units: tuple[int, ...] = (500, 500, 500)
-    dropout: Optional[float] = None
-    embedding_l2: Optional[float] = None
+    embedding_dim: int = setting(10, "embedding size per field")
+    structure: str = setting("parallel", "cross network beside the DNN, or the DNN on top of it",
+                             choices=STRUCTURES)
+    cross_layers: int = setting(3, "number of cross layers")
+    cross_projection_dim: int = setting(0, "0 = full-rank cross layers, > 0 = low-rank")
+    dnn_units: tuple[int, ...] = setting((500, 500, 500), "DNN layer sizes, comma-separated")
+    dropout: Optional[float] = setting(None, f"DNN dropout (default: {SIZED})")
+    embedding_l2: Optional[float] = setting(None, f"L2 on embeddings (default: {SIZED})")
     # Optimisation.
-    loss: str = "bce"
-    # Weight of BCE in alpha * BCE + (1 - alpha) * auxiliary term (JRC: of its
-    # calibration term). None = the loss's tuned default (DEFAULT_ALPHA); the
-    # field keeps None so that a copy with another loss gets that loss's default.
-    alpha: Optional[float] = None
-    gamma: float = 2.0  # focal loss exponent (loss "focal")
-    tau: float = 0.1  # temperature of the contrastive loss
-    projection_dim: int = 16  # contrastive projection head: Dense(64, relu) -> Dense(projection_dim) -> L2 norm
-    # Anchors per batch of the contrastive term (0 = every example): bounds its
-    # similarity matrix to [anchors, batch] (docs/PERFORMANCE.md: step time).
-    contrastive_anchors: int = 1024
-    learning_rate: float = 1e-3
-    # Validation metric of early stopping, the learning-rate schedule and the
-    # kept epoch (SPEC 5: AUC). weighted_logloss also watches calibration.
-    monitor: str = "auc"
-    # Post-hoc calibration of the click logit on the validation rows, built into
-    # the serving signatures (models/calibration.py): none, platt or isotonic.
-    # Platt by default: it fixes the level of the predictions at no cost in AUC
-    # (docs/PERFORMANCE.md); `sparsectr experiment` cells use none.
-    calibration: str = "platt"
-    batch_size: Optional[int] = None
-    epochs: int = 10
-    early_stopping_patience: int = 2
-    # Gradient diagnostics (models/diagnostics.py): off, or on every batch with
-    # layer percentiles and the negatives' histogram every `diagnostics_every` steps.
-    diagnostics: bool = False
-    diagnostics_every: int = 20
-    seed: int = 0
-    # tf.distribute strategy of the Trainer (models/distribute.py): auto = several workers when
-    # TF_CONFIG describes a cluster, else one process.
-    distribution: str = "auto"
+    loss: str = setting("bce", "training loss (models/losses.py)", choices=LOSS_NAMES)
+    # The field keeps None so that a copy with another loss gets that loss's default.
+    alpha: Optional[float] = setting(
+        None, "weight of BCE in alpha*BCE + (1-alpha)*auxiliary term, JRC: of its calibration term "
+              "(default: the loss's tuned value, models/hparams.py DEFAULT_ALPHA)")
+    gamma: float = setting(2.0, "focal loss exponent")
+    tau: float = setting(0.1, "contrastive loss temperature")
+    projection_dim: int = setting(
+        16, "contrastive projection head size: Dense(64, relu) -> Dense(projection_dim) -> L2 norm")
+    # Bounds the contrastive term's similarity matrix to [anchors, batch].
+    contrastive_anchors: int = setting(1024, "contrastive anchors per batch (0 = every example); bounds its cost")
+    learning_rate: float = setting(1e-3, "Adam learning rate")
+    # weighted_logloss also watches calibration; SPEC 5 selects on AUC.
+    monitor: str = setting("auc", "validation metric of early stopping, the learning-rate schedule and the "
+                                  "kept epoch", choices=tuple(MONITORS))
+    # Platt by default: it fixes the level of the predictions at no cost in AUC (docs/PERFORMANCE.md);
+    # `sparsectr experiment` cells use none, to compare the losses' own logloss.
+    calibration: str = setting("platt", "post-hoc calibration of the click logit on the validation rows, built "
+                                        "into the serving signatures (models/calibration.py)", choices=CALIBRATIONS)
+    batch_size: Optional[int] = setting(None, f"training batch size (default: {SIZED}; SPEC 4096)")
+    epochs: int = setting(10, "maximum epochs (early stopping on the validation --monitor)")
+    early_stopping_patience: int = setting(2, "epochs without a better validation --monitor before stopping")
+    diagnostics: bool = setting(False, "record gradient diagnostics (SPEC 4) in the Trainer's run directory "
+                                       "(models/diagnostics.py)")
+    diagnostics_every: int = setting(20, "with --diagnostics: layer percentiles and histograms every this many steps")
+    seed: int = setting(0, "training seed")
+    distribution: str = setting("auto", "the Trainer's tf.distribute strategy: auto = several workers when "
+                                        "TF_CONFIG names a cluster (models/distribute.py)", choices=DISTRIBUTIONS)
 
     def __post_init__(self):
         for name, kind in SEQUENCE_FIELDS.items():
@@ -139,8 +157,8 @@ class ModelConfig:
             raise ValueError(f"calibration: expected one of {', '.join(CALIBRATIONS)}, got {self.calibration!r}")
         if self.distribution not in DISTRIBUTIONS:
             raise ValueError(f"distribution: expected one of {', '.join(DISTRIBUTIONS)}, got {self.distribution!r}")
-        if self.loss not in DEFAULT_ALPHA:
-            raise ValueError(f"loss: unknown {self.loss!r}; available: {', '.join(sorted(DEFAULT_ALPHA))}")
+        if self.loss not in LOSS_NAMES:
+            raise ValueError(f"loss: unknown {self.loss!r}; available: {', '.join(sorted(LOSS_NAMES))}")
         if self.alpha is not None and not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha: expected 0 <= alpha <= 1, got {self.alpha}")
         if self.tau <= 0:

@@ -5,9 +5,9 @@ import dataclasses
 import os
 from pathlib import Path
 
-from components.criteo_example_gen.parsing import FORMATS
-from components.criteo_example_gen.spec import DEFAULT_MAX_REJECT_FRACTION
-from models.hparams import ModelConfig
+from evaluation.thresholds import BlessingThresholds
+from models.criteo_rows import DEFAULT_MAX_REJECT_FRACTION, FORMATS
+from models.hparams import ModelConfig, setting
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = PROJECT_ROOT / "schemas"
@@ -29,24 +29,24 @@ class PipelineConfig:
     data: str
     output_dir: str
     pipeline_name: str = "sparsectr"
-    input_format: str = "auto"
+    input_format: str = setting("auto", "raw log format", choices=FORMATS, flag="--format")
     split_ratios: tuple[int, int, int] = (8, 1, 1)
-    max_reject_fraction: float = DEFAULT_MAX_REJECT_FRACTION
+    max_reject_fraction: float = setting(DEFAULT_MAX_REJECT_FRACTION,
+                                         "fail when more than this fraction of rows is rejected")
     schema_dir: str = str(SCHEMA_DIR)
     beam_pipeline_args: tuple[str, ...] = LOCAL_BEAM_ARGS
     enable_cache: bool = True
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     model_name: str = "sparsectr"
-    push_dir: str = ""  # default: <output_dir>/serving_model
-    # Blessing: the candidate must reach min_auc, and against the latest
-    # blessed model lose at most auc_tolerance of AUC and gain at most
-    # logloss_tolerance of weighted logloss.
-    min_auc: float = 0.5
-    auc_tolerance: float = 1e-3
-    logloss_tolerance: float = 1e-3
-    # Metrics of slices (sparsity buckets, model.slice_features) with fewer
-    # examples than this are withheld (summary, report, evaluation.json).
-    min_slice_size: int = 100
+    push_dir: str = setting("", "serving models go to PUSH_DIR/<model name>/<version>/ (default OUTPUT/serving_model)")
+    # Blessing (evaluation/config.py: BlessingThresholds).
+    min_auc: float = setting(BlessingThresholds.min_auc, "bless only models with at least this eval AUC")
+    auc_tolerance: float = setting(BlessingThresholds.auc_tolerance,
+                                   "bless only if AUC drops by at most this against the latest blessed model")
+    logloss_tolerance: float = setting(BlessingThresholds.logloss_tolerance, "bless only if weighted logloss "
+                                       "rises by at most this against the latest blessed model")
+    min_slice_size: int = setting(100, "withhold metrics of smaller slices (sparsity buckets, slice features) "
+                                       "in the summary, the report and evaluation.json")
 
     def __post_init__(self):
         if self.input_format not in FORMATS:
@@ -55,6 +55,10 @@ class PipelineConfig:
             raise ValueError(f"min_slice_size: expected a positive number of examples, got {self.min_slice_size}")
         if len(self.split_ratios) != len(SPLIT_NAMES) or min(self.split_ratios) < 1:
             raise ValueError(f"split_ratios: expected 3 positive integers (train, eval, test), got {self.split_ratios}")
+
+    @property
+    def blessing_thresholds(self) -> BlessingThresholds:
+        return BlessingThresholds(self.min_auc, self.auc_tolerance, self.logloss_tolerance)
 
     @property
     def pipeline_root(self) -> str:

@@ -11,11 +11,11 @@ from components.run_settings.component import Evaluator, Trainer, Transform
 from components.run_settings.spec import BLESSING_SETTINGS, MODEL_SETTINGS
 from components.serving_pusher.component import ServingPusher
 from components.validation_gate.component import ValidationGate
+from evaluation.config import eval_config
 from models.baseline import BASELINE_FIELDS
 from models.hparams import TRANSFORM_FIELDS
 from models.trainer import HOLDOUT_KEY
 from pipeline.config import SPLIT_NAMES, PipelineConfig, input_location
-from pipeline.eval_config import eval_config
 
 BASELINE_TRAINER = "BaselineTrainer"
 BASELINE_EVALUATOR = "BaselineEvaluator"
@@ -113,7 +113,7 @@ def _evaluator(config: PipelineConfig, example_gen, trainer, run_parameters: Run
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"] if baseline else None,
         example_splits=[config.evaluation_split()],
-        eval_config=eval_config(config, reference=reference),
+        eval_config=eval_config(config.model.slice_features, None if reference else config.blessing_thresholds),
     )
 
 

@@ -8,66 +8,25 @@ anomalies. Data is usable when nothing failed and no anomaly was found.
 from __future__ import annotations
 
 import dataclasses
-import glob
 import os
 import time
-from typing import Any, Optional
+from typing import Any
 
-import tensorflow as tf
-from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
-from components.criteo_example_gen.executor import FAILED_REJECTS_DIR, load_summaries, rejects_report
-from components.criteo_example_gen.spec import DEFAULT_MAX_REJECT_FRACTION
-from components.validation_gate.executor import anomalies_report, describe_anomalies, load_anomalies
-from models import features
-from pipeline.config import LOCAL_BEAM_ARGS, SPLIT_NAMES, PipelineConfig
+from components.criteo_example_gen.executor import rejects_report
+from components.validation_gate.executor import anomalies_report
+from pipeline.config import LOCAL_BEAM_ARGS, PipelineConfig
 from pipeline.pipeline import create_data_pipeline
-from sparsectr.run_outputs import RunOutputs, execution_mark, open_store
-
-EXAMPLE_GEN = "CriteoExampleGen"
+from pipeline.run_result import RunResult, execution_mark, open_store, read_run
 
 
-def latest_artifact_dir(pipeline_root: str, component: str, output: str) -> Optional[str]:
-    """The newest execution's directory of one component output."""
-    dirs = glob.glob(os.path.join(pipeline_root, component, output, "*"))
-    dirs = [d for d in dirs if os.path.basename(d).isdigit()]
-    return max(dirs, key=lambda d: int(os.path.basename(d))) if dirs else None
-
-
-def split_counts(statistics_dir: str) -> dict[str, dict[str, int]]:
-    """Examples and positives per split, from StatisticsGen's output."""
-    result = {}
-    for path in sorted(glob.glob(os.path.join(statistics_dir, "Split-*", "FeatureStats.pb"))):
-        stats = statistics_pb2.DatasetFeatureStatisticsList()
-        with tf.io.gfile.GFile(path, "rb") as f:
-            stats.ParseFromString(f.read())
-        dataset = stats.datasets[0]
-        positives = 0
-        for feature in dataset.features:
-            if feature.path.step == [features.LABEL_KEY]:
-                num = feature.num_stats
-                positives = round(num.mean * num.common_stats.num_non_missing)
-        split = os.path.basename(os.path.dirname(path))[len("Split-"):]
-        result[split] = {"examples": int(dataset.num_examples), "positives": int(positives)}
-    order = {name: i for i, name in enumerate(SPLIT_NAMES)}
-    return dict(sorted(result.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
-
-
-def collect_report(outputs: RunOutputs) -> dict[str, Any]:
-    """Rows per split, rejects and anomalies of one run (sparsectr/run_outputs.py)."""
-    report: dict[str, Any] = {"ingestion": None, "splits": {}, "anomalies": []}
-    rejects_dir = outputs.uri(EXAMPLE_GEN, "rejects") or outputs.uri(EXAMPLE_GEN, FAILED_REJECTS_DIR)
-    if rejects_dir:
-        report["ingestion"] = load_summaries(rejects_dir)
-        report["rejects_dir"] = rejects_dir
-    report["examples_dir"] = outputs.uri(EXAMPLE_GEN, "examples")
-    statistics_dir = outputs.uri("StatisticsGen", "statistics")
-    if statistics_dir:
-        report["splits"] = split_counts(statistics_dir)
-    anomalies_dir = outputs.uri("ExampleValidator", "anomalies")
-    if anomalies_dir:
-        report["anomalies"] = describe_anomalies(load_anomalies(anomalies_dir))
+def data_report(result: RunResult) -> dict[str, Any]:
+    """Rows per split, rejects and anomalies of one run, as the JSON report gives them."""
+    report: dict[str, Any] = {"ingestion": result.ingestion, "splits": result.splits, "anomalies": result.anomalies,
+                              "examples_dir": result.examples_dir}
+    if result.ingestion is not None:
+        report["rejects_dir"] = result.rejects_dir
     return report
 
 
@@ -80,7 +39,7 @@ def check_one(config: PipelineConfig) -> dict[str, Any]:
         LocalDagRunner().run(create_data_pipeline(config))
     except Exception as e:  # the report says what failed; the exit code follows
         error = f"{type(e).__name__}: {e}"
-    report = collect_report(RunOutputs.since(store, mark, config.pipeline_root))
+    report = data_report(read_run(store, mark, config.pipeline_root))
     report["data"] = config.data
     report["max_reject_fraction"] = config.max_reject_fraction
     report["error"] = error
@@ -126,8 +85,8 @@ def format_report(report: dict[str, Any]) -> str:
 class CheckDataArgs:
     paths: list[str]
     workdir: str
-    input_format: str = "auto"
-    max_reject_fraction: float = DEFAULT_MAX_REJECT_FRACTION
+    input_format: str = PipelineConfig.input_format
+    max_reject_fraction: float = PipelineConfig.max_reject_fraction
     beam_pipeline_args: tuple[str, ...] = LOCAL_BEAM_ARGS
 
 

@@ -11,8 +11,14 @@ import sys
 import tempfile
 from typing import Optional, Sequence
 
-import sparsectr  # noqa: F401  (sets TF_USE_LEGACY_KERAS)
+import models  # noqa: F401  (selects Keras 2 before TensorFlow loads: models/runtime.py)
+from models.hparams import SEQUENCE_FIELDS, ModelConfig
+from pipeline.config import PipelineConfig
+from sparsectr import flags
 from sparsectr.progress import component_progress, quiet_environment
+
+# PipelineConfig's flags of the commands that train: where to push, when to bless, what to show.
+BLESSING_FIELDS = ("push_dir", "min_auc", "auc_tolerance", "logloss_tolerance", "min_slice_size")
 
 
 def _write_json(path: Optional[str], payload) -> None:
@@ -28,11 +34,11 @@ def _cmd_check_data(args: argparse.Namespace) -> int:
 
     with tempfile.TemporaryDirectory(prefix="sparsectr-check-") as tmp:
         with component_progress(args.verbose):
-            given = {} if args.max_reject_fraction is None else {"max_reject_fraction": args.max_reject_fraction}
+            given = flags.given(args, PipelineConfig)
             if args.beam_args is not None:
                 given["beam_pipeline_args"] = args.beam_args
             reports = run_check_data(
-                CheckDataArgs(paths=args.paths, workdir=args.workdir or tmp, input_format=args.format, **given))
+                CheckDataArgs(paths=args.paths, workdir=args.workdir or tmp, **given))
     for report in reports:
         print(format_report(report))
     _write_json(args.json, reports if len(reports) > 1 else reports[0])
@@ -41,28 +47,20 @@ def _cmd_check_data(args: argparse.Namespace) -> int:
 
 def _model_overrides(args: argparse.Namespace) -> dict:
     """ModelConfig settings given on the command line."""
-    from models.hparams import SEQUENCE_FIELDS
-
-    overrides = {}
-    overrides.update({name: getattr(args, name) for name in _MODEL_FLAGS if getattr(args, name, None) is not None})
-    if getattr(args, "diagnostics", False):
-        overrides["diagnostics"] = True
+    overrides = flags.given(args, ModelConfig)
     for name in SEQUENCE_FIELDS:  # "a,b,c" -> ("a", "b", "c"); ModelConfig coerces the elements
         if isinstance(overrides.get(name), str):
             overrides[name] = tuple(u for u in overrides[name].split(",") if u)
     return overrides
 
 
-def _model_config(args: argparse.Namespace):
-    from models.hparams import ModelConfig
-
+def _model_config(args: argparse.Namespace) -> ModelConfig:
     return ModelConfig(**_model_overrides(args))
 
 
 def _pipeline_overrides(args: argparse.Namespace) -> dict:
     """PipelineConfig fields given on the command line (the rest keep pipeline/config.py's defaults)."""
-    names = ("push_dir", "min_auc", "auc_tolerance", "logloss_tolerance", "min_slice_size")
-    overrides = {name: getattr(args, name) for name in names if getattr(args, name) is not None}
+    overrides = flags.given(args, PipelineConfig)
     if getattr(args, "beam_args", None) is not None:
         overrides["beam_pipeline_args"] = args.beam_args
     return overrides
@@ -70,13 +68,12 @@ def _pipeline_overrides(args: argparse.Namespace) -> dict:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     quiet_environment(args.verbose)
-    from pipeline.config import PipelineConfig
     from sparsectr.run import default_dataset, format_summary, run
 
     data = args.data or default_dataset(args.output, progress=sys.stderr)
     model = _model_config(args)
-    config = PipelineConfig(data=data, output_dir=args.output, model=model, input_format=args.format,
-                            enable_cache=not args.no_cache, **_pipeline_overrides(args))
+    config = PipelineConfig(data=data, output_dir=args.output, model=model, enable_cache=not args.no_cache,
+                            **_pipeline_overrides(args))
     with component_progress(args.verbose):
         summary = run(config, runner=args.runner)
     print(format_summary(summary))
@@ -86,7 +83,6 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 def _cmd_compile_kfp(args: argparse.Namespace) -> int:
     quiet_environment(args.verbose)
-    from pipeline.config import PipelineConfig
     from pipeline.kubeflow import compile_kubeflow
 
     config = PipelineConfig(data=args.data, output_dir=args.output, model=_model_config(args),
@@ -124,9 +120,9 @@ def _cmd_submit_kfp(args: argparse.Namespace) -> int:
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
-    from sparsectr import synthetic
+    from synthetic import generator
 
-    result = synthetic.generate_to_path(
+    result = generator.generate_to_path(
         rows=args.rows, positive_rate=args.positive_rate, seed=args.seed, out=args.out, shards=args.shards,
         gzip_output=args.gzip, with_truth=args.with_truth, workers=args.workers, progress=sys.stderr,
     )
@@ -135,11 +131,11 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_data_table(args: argparse.Namespace) -> int:
-    from sparsectr import data_profile
+    from synthetic import data_table
 
-    text = data_profile.comparison_markdown(args.real, seed=args.seed)
+    text = data_table.comparison_markdown(args.real, seed=args.seed)
     if args.out:
-        data_profile.replace_generated_section(args.out, text)
+        data_table.replace_generated_section(args.out, text)
     else:
         print(text)
     return 0
@@ -161,7 +157,6 @@ def _cmd_plot_diagnostics(args: argparse.Namespace) -> int:
 
 def _cmd_report(args: argparse.Namespace) -> int:
     quiet_environment(args.verbose)
-    from pipeline.config import PipelineConfig
     from sparsectr import report
 
     run = report.load_run(args.run_dir, args.min_slice_size or PipelineConfig.min_slice_size)
@@ -217,92 +212,46 @@ def _write_probabilities(probabilities, out: Optional[str]) -> None:
         sys.stdout.write(text)
 
 
+def _read_rows(args: argparse.Namespace) -> list[dict]:
+    """The rows of --data; a bad line fails naming its file and line."""
+    from models.criteo_rows import read_rows
+
+    return read_rows(args.data, args.input_format or PipelineConfig.input_format, strict=True)
+
+
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from sparsectr.data_profile import read_rows
     from sparsectr.serving import predict_probabilities
 
-    rows = read_rows(args.data, args.format, strict=True)
+    rows = _read_rows(args)
     _write_probabilities(predict_probabilities(args.model, rows, args.batch_size), args.out)
     print(f"{len(rows)} rows scored by {args.model}", file=sys.stderr)
     return 0
 
 
 def _cmd_serve_client(args: argparse.Namespace) -> int:
-    """Sends the rows to TF Serving in batches: REST for http(s):// URLs, gRPC otherwise."""
-    import numpy as np
-
     from sparsectr import serving_client
-    from sparsectr.data_profile import read_rows
-    from models.serving_contract import serialized_examples
 
-    rows = read_rows(args.data, args.format, strict=True)
-    rest = args.url.startswith(("http://", "https://"))
-    target = args.url if rest else args.url.removeprefix("grpc://")
-    send = serving_client.predict_rest if rest else serving_client.predict_grpc
-    parts = []
-    for start in range(0, len(rows), args.batch_size):
-        batch = serialized_examples(rows[start:start + args.batch_size])
-        parts.append(send(target, args.model_name, batch, args.version))
-        print(f"{start + len(batch)}/{len(rows)} rows scored over {'REST' if rest else 'gRPC'}", file=sys.stderr)
-    _write_probabilities(np.concatenate(parts) if parts else [], args.out)
+    rows = _read_rows(args)
+    probabilities = serving_client.predict(args.url, args.model_name, rows, args.batch_size, args.version,
+                                           progress=lambda line: print(line, file=sys.stderr))
+    _write_probabilities(probabilities, args.out)
     return 0
 
 
 def _cmd_fit_profile(args: argparse.Namespace) -> int:
-    from sparsectr import data_profile
+    from synthetic import profile
 
-    profile = data_profile.fit_profile(args.real)
-    _write_json(args.out, profile)
+    fitted = profile.fit_profile(args.real)
+    _write_json(args.out, fitted)
     return 0
 
 
-# Model settings settable from the command line: flag -> (type, help).
-_MODEL_FLAGS = {
-    "loss": (str, "training loss by name (models/losses.py: LOSSES)"),
-    "alpha": (float, "weight of BCE in alpha*BCE + (1-alpha)*ranking term (default: the loss's tuned value, "
-                     "models/hparams.py DEFAULT_ALPHA)"),
-    "gamma": (float, "focal loss exponent"),
-    "tau": (float, "contrastive loss temperature"),
-    "projection_dim": (int, "contrastive projection head size"),
-    "contrastive_anchors": (int, "contrastive anchors per batch (0 = every example); bounds its cost"),
-    "beta": (float, "example weight of positives, simulating sparsity (SPEC 2)"),
-    "epochs": (int, "maximum epochs (early stopping on the validation --monitor)"),
-    "calibration": (str, "post-hoc calibration of the click logit on validation rows, in the serving signatures: "
-                         "none, platt or isotonic"),
-    "monitor": (str, "validation metric of early stopping and the kept epoch: auc (SPEC) or weighted_logloss"),
-    "batch_size": (int, "training batch size (default: sized to the training rows, models/sizing.py; SPEC 4096)"),
-    "diagnostics_every": (int, "with --diagnostics: layer percentiles and histograms every this many steps"),
-    "early_stopping_patience": (int, "epochs without a better validation --monitor before stopping"),
-    "learning_rate": (float, "Adam learning rate"),
-    "embedding_dim": (int, "embedding size per field"),
-    "cross_layers": (int, "number of cross layers"),
-    "cross_projection_dim": (int, "0 = full-rank cross layers, > 0 = low-rank"),
-    "structure": (str, "parallel or stacked"),
-    "dnn_units": (str, "DNN layer sizes, comma-separated (e.g. 500,500,500)"),
-    "dropout": (float, "DNN dropout (default: sized, models/sizing.py)"),
-    "embedding_l2": (float, "L2 on embeddings (default: sized to the training rows and clicks, models/sizing.py)"),
-    "categorical_min_count": (int, "vocabulary minimum count; rarer values share an OOV id (default: sized)"),
-    "integer_buckets": (int, "quantile buckets per integer feature"),
-    "sparsity_key": (str, "feature whose training positive rate defines the sparsity buckets, or two "
-                          "comma-separated for a cross (default C2)"),
-    "sparsity_smoothing": (float, "pseudo-examples at the overall rate added to each key value's counts"),
-    "sparsity_boundaries": (str, "sparsity bucket edges, comma-separated rates (default "
-                                 "0.005,0.01,0.02,0.05,0.1,0.25)"),
-    "slice_features": (str, "comma-separated raw features whose values slice the evaluation (e.g. C17,C20)"),
-    "seed": (int, "training seed"),
-    "distribution": (str, "Trainer's tf.distribute strategy: auto (several workers when TF_CONFIG names a "
-                          "cluster), one_worker or multi_worker (models/distribute.py)"),
-}
-
-
 def _add_model_flags(p: argparse.ArgumentParser, exclude: Sequence[str] = ()) -> None:
-    group = p.add_argument_group("model (defaults: models/hparams.py)")
-    for name, (kind, text) in _MODEL_FLAGS.items():
-        if name in exclude:
-            continue
-        group.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, default=None, help=text)
-    group.add_argument("--diagnostics", action="store_true",
-                       help="record gradient diagnostics (SPEC 4) in the Trainer's run directory")
+    flags.add_flags(p.add_argument_group("model (models/hparams.py: ModelConfig)"), ModelConfig, exclude=exclude)
+
+
+def _add_format_flag(p: argparse.ArgumentParser) -> None:
+    flags.add_flags(p, PipelineConfig, names=("input_format",))
 
 
 def _add_beam_flag(p: argparse.ArgumentParser) -> None:
@@ -312,15 +261,7 @@ def _add_beam_flag(p: argparse.ArgumentParser) -> None:
 
 
 def _add_blessing_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--push-dir", help="serving models go to PUSH_DIR/<model name>/<version>/ "
-                                      "(default OUTPUT/serving_model)")
-    p.add_argument("--min-auc", type=float,
-                   help="bless only models with at least this eval AUC (default: pipeline/config.py)")
-    p.add_argument("--auc-tolerance", type=float,
-                   help="bless only if AUC drops by at most this against the latest blessed model")
-    p.add_argument("--logloss-tolerance", type=float,
-                   help="bless only if weighted logloss rises by at most this against the latest blessed model")
-    p.add_argument("--min-slice-size", type=int, help="withhold metrics of smaller slices (default 100)")
+    flags.add_flags(p, PipelineConfig, names=BLESSING_FIELDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -331,7 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", help="raw Criteo logs (file, directory, glob, {SPAN}; or a directory with "
                                   "train/ and eval/ [test/]); default: generate a synthetic dataset")
     p.add_argument("--output", default="outputs", help="pipeline root, metadata and pushed models (default outputs/)")
-    p.add_argument("--format", default="auto", choices=("auto", "tsv", "csv"))
+    _add_format_flag(p)
     p.add_argument("--runner", default="local", choices=("local", "beam"), help="LocalDagRunner or BeamDagRunner")
     p.add_argument("--no-cache", action="store_true", help="re-run every component")
     _add_beam_flag(p)
@@ -412,12 +353,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check-data", help="ingest and validate raw Criteo logs; exit 0 when usable")
     p.add_argument("paths", nargs="+", metavar="PATH", help="file, directory or glob (may hold {SPAN})")
-    p.add_argument("--format", default="auto", choices=("auto", "tsv", "csv"))
+    _add_format_flag(p)
     p.add_argument("--json", metavar="OUT", help="also write the report as JSON")
     p.add_argument("--workdir", help="pipeline root and SQLite metadata (default: a temporary directory)")
-    p.add_argument("--max-reject-fraction", type=float, default=None,
-                   help="fail when more than this fraction of rows is rejected "
-                        "(default: components/criteo_example_gen/spec.py)")
+    flags.add_flags(p, PipelineConfig, names=("max_reject_fraction",))
     _add_beam_flag(p)
     p.add_argument("--verbose", action="store_true", help="show TFX and Beam logs")
     p.set_defaults(func=_cmd_check_data)
@@ -454,14 +393,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="evaluation table (overall, per sparsity bucket, per slice) and PNG plots")
     p.add_argument("run_dir", metavar="RUN_DIR", help="the --output directory of `sparsectr run`")
     p.add_argument("--out", help="directory for the PNG files (default RUN_DIR/report)")
-    p.add_argument("--min-slice-size", type=int, help="withhold metrics of smaller slices (default 100)")
+    flags.add_flags(p, PipelineConfig, names=("min_slice_size",))
     p.add_argument("--verbose", action="store_true", help="show library warnings")
     p.set_defaults(func=_cmd_report)
 
     p = sub.add_parser("predict", help="click probabilities of raw Criteo rows from a SavedModel, in process")
     p.add_argument("--model", required=True, help="a pushed model version directory (serving_default signature)")
     p.add_argument("--data", required=True, help="raw Criteo rows (TSV or CSV; labels are ignored)")
-    p.add_argument("--format", default="auto", choices=("auto", "tsv", "csv"))
+    _add_format_flag(p)
     p.add_argument("--batch-size", type=int, default=4096)
     p.add_argument("--out", help="file for one probability per line (default: stdout)")
     p.set_defaults(func=_cmd_predict)
@@ -469,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve-client", help="send raw Criteo rows to a running TF Serving (REST or gRPC)")
     p.add_argument("--url", required=True, help="http://HOST:8501 for REST, HOST:8500 or grpc://HOST:8500 for gRPC")
     p.add_argument("--data", required=True, help="raw Criteo rows (TSV or CSV; labels are ignored)")
-    p.add_argument("--format", default="auto", choices=("auto", "tsv", "csv"))
+    _add_format_flag(p)
     p.add_argument("--model-name", default="sparsectr", help="the model name TF Serving serves (default sparsectr)")
     p.add_argument("--version", type=int, help="a model version (default: the latest TF Serving loaded)")
     p.add_argument("--batch-size", type=int, default=256)

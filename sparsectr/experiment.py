@@ -11,7 +11,7 @@ A finished cell is written to `OUT/cells/<key>.json` (atomically) and skipped
 by any later run with the same settings, so a killed run loses only the cell
 in flight and a grid can be extended (more seeds, losses, betas) in place.
 On generated data each cell is also scored against the true probabilities
-(sparsectr/truth_metrics.py) on the test split.
+(synthetic/truth_metrics.py) on the test split.
 """
 from __future__ import annotations
 
@@ -126,11 +126,11 @@ def prepare_dataset(spec: str, out_dir: str, progress: Optional[TextIO] = None
     written once, as train/eval/test splits with their true probabilities."""
     if not _generated(spec):
         return spec, None
-    from sparsectr import synthetic
+    from synthetic import generator
 
     rows, rate, seed = _generated(spec)
     directory = os.path.join(out_dir, "data", dataset_name(spec))
-    paths = synthetic.generate_splits(directory, int(rows), float(rate), int(seed), progress=progress)
+    paths = generator.generate_splits(directory, int(rows), float(rate), int(seed), progress=progress)
     return directory, paths["test"]
 
 
@@ -208,7 +208,7 @@ def _history_metrics(model_run_dir: str, monitor: str) -> dict[str, Any]:
 
 
 def _evaluation_metrics(evaluation_uri: str, boundaries) -> dict[str, Any]:
-    from pipeline.eval_results import OVERALL, WEIGHTED_LOGLOSS, bucket_slice, slice_metrics
+    from evaluation.results import OVERALL, WEIGHTED_LOGLOSS, bucket_slice, slice_metrics
     from models.sparsity import bucket_names
 
     slices = slice_metrics(evaluation_uri)
@@ -225,10 +225,10 @@ def _evaluation_metrics(evaluation_uri: str, boundaries) -> dict[str, Any]:
 
 
 def _truth_scores(model_dir: str, test_rows: str, truth_file: str, beta: float) -> dict[str, float]:
-    from sparsectr.data_profile import read_rows
+    from models.criteo_rows import read_rows
     from sparsectr.serving import predict_probabilities
-    from sparsectr.synthetic import read_truth
-    from sparsectr.truth_metrics import truth_metrics
+    from synthetic.generator import read_truth
+    from synthetic.truth_metrics import truth_metrics
 
     true_p = read_truth(truth_file)
     predicted = predict_probabilities(model_dir, read_rows(test_rows))
@@ -240,13 +240,11 @@ def _truth_scores(model_dir: str, test_rows: str, truth_file: str, beta: float) 
 def run_cell(grid: Grid, cell: dict[str, Any], data: str, truth: Optional[tuple[str, str]], out_dir: str,
              log: TextIO) -> dict[str, Any]:
     """Runs one cell's pipeline and returns its result row."""
-    from tfx.utils import path_utils
-
     from pipeline.config import LOCAL_BEAM_ARGS
     from pipeline.pipeline import create_experiment_pipeline
+    from pipeline.run_result import execution_mark, open_store, read_run
     from sparsectr.progress import component_progress
-    from sparsectr.run import run_pipeline, trained_model_config
-    from sparsectr.run_outputs import RunOutputs, execution_mark, open_store
+    from sparsectr.run import run_pipeline
 
     model = cell_model(grid, cell)
     config = PipelineConfig(data=data, output_dir=os.path.join(out_dir, "runs", dataset_name(cell["dataset"])),
@@ -257,20 +255,19 @@ def run_cell(grid: Grid, cell: dict[str, Any], data: str, truth: Optional[tuple[
     started = time.monotonic()
     with contextlib.redirect_stdout(log), component_progress(out=log):
         run_pipeline(config, factory=create_experiment_pipeline)
-    outputs = RunOutputs.since(store, mark, config.pipeline_root)
-    model_artifact = outputs.artifacts("Trainer", "model")[0]
-    model_run, evaluation = outputs.uri("Trainer", "model_run"), outputs.uri("Evaluator", "evaluation")
+    run = read_run(store, mark, config.pipeline_root)
+    outputs = run.outputs
     result = {**cell, "alpha_effective": model.effective_alpha, "split": config.evaluation_split(),
-              "model_config": trained_model_config(model_artifact.uri), "trainer_execution": outputs.executions["Trainer"].id,
+              "model_config": run.trained_config(), "trainer_execution": outputs.executions["Trainer"].id,
               "evaluator_execution": outputs.executions["Evaluator"].id,
-              "model_uri": model_artifact.uri, "evaluation_uri": evaluation,
+              "model_uri": run.model_dir, "evaluation_uri": run.evaluation_dir,
               "train_seconds": outputs.producer_seconds("Trainer", "model"),
               "evaluate_seconds": outputs.producer_seconds("Evaluator", "evaluation"),
               "cell_seconds": time.monotonic() - started}
-    result.update(_history_metrics(model_run, model.monitor))
-    result.update(_evaluation_metrics(evaluation, model.sparsity_boundaries))
+    result.update(_history_metrics(run.model_run_dir, model.monitor))
+    result.update(_evaluation_metrics(run.evaluation_dir, model.sparsity_boundaries))
     if truth:
-        result.update(_truth_scores(path_utils.serving_model_path(model_artifact.uri), *truth, cell["beta"]))
+        result.update(_truth_scores(run.serving_model_dir, *truth, cell["beta"]))
     return result
 
 

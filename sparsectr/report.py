@@ -21,12 +21,12 @@ from typing import Optional, Sequence
 import numpy as np
 
 from models.trainer import TRAINING_KEY
-from pipeline.eval_results import (BUCKET_SLICE_PREFIX, EXAMPLE_COUNT, OVERALL, WEIGHTED_LOGLOSS, auc_interval,
+from evaluation.results import (BUCKET_SLICE_PREFIX, EXAMPLE_COUNT, OVERALL, WEIGHTED_LOGLOSS, auc_interval,
                                    calibration_buckets, clicks, format_table, slice_metrics, sparsity_description,
                                    sparsity_rows, wilson_interval)
-from sparsectr.check_data import latest_artifact_dir
+from pipeline.run_result import latest_run
 from sparsectr.diagnostics_plots import save_figure
-from sparsectr.run import trained_model_config, training_history, training_summary
+from sparsectr.run import training_summary
 
 CALIBRATION_BINS = 12
 REPORT_DIR = "report"
@@ -87,20 +87,14 @@ def equal_count_curve(labels: np.ndarray, predictions: np.ndarray, bins: int = C
 
 
 def load_run(run_dir: str, min_slice_size: int) -> RunReport:
-    """The latest Evaluator output, trained model settings and training history under `run_dir`
-    (the --output directory of `sparsectr run`)."""
-    root = os.path.join(run_dir, "pipeline_root")
-    evaluation_dir = latest_artifact_dir(root, "Evaluator", "evaluation")
-    model_dir = latest_artifact_dir(root, "Trainer", "model")
-    if not evaluation_dir or not model_dir:
-        raise FileNotFoundError(f"{run_dir}: no Evaluator output under {root}; give the --output directory of a "
-                                "`sparsectr run` that got as far as evaluation")
-    from tfx.utils import path_utils
-
-    return RunReport(evaluation_dir, trained_model_config(model_dir), slice_metrics(evaluation_dir, min_slice_size),
-                     training_history(latest_artifact_dir(root, "Trainer", "model_run")), min_slice_size,
-                     path_utils.serving_model_path(model_dir),
-                     latest_artifact_dir(root, "CriteoExampleGen", "examples") or "")
+    """The latest evaluation, trained model settings and training history under `run_dir` (the
+    --output directory of `sparsectr run`), from its ML Metadata (pipeline/run_result.py)."""
+    run = latest_run(run_dir)
+    if not run.evaluation_dir or not run.model_dir:
+        raise FileNotFoundError(f"{run_dir}: no Evaluator output under {run.outputs.pipeline_root}; give the "
+                                "--output directory of a `sparsectr run` that got as far as evaluation")
+    return RunReport(run.evaluation_dir, run.trained_config(), run.evaluation(min_slice_size), run.history(),
+                     min_slice_size, run.serving_model_dir, run.examples_dir or "")
 
 
 def format_report(report: RunReport) -> str:

@@ -7,21 +7,17 @@ end points, the evaluation metrics, the blessing and the pushed model.
 """
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Optional
 
 from tfx import v1 as tfx
-from tfx.utils import path_utils
 
-from models.serving_contract import ASSETS_EXTRA, CONFIG_FILE
-from models.trainer import HISTORY_FILE, TRAINING_KEY, best_epoch
+from evaluation.results import OVERALL, WEIGHTED_LOGLOSS, format_table, sparsity_description, sparsity_rows
+from models.trainer import TRAINING_KEY, best_epoch
 from pipeline.config import PipelineConfig
-from pipeline.eval_results import (OVERALL, WEIGHTED_LOGLOSS, format_table, slice_metrics, sparsity_description,
-                                   sparsity_rows)
-from pipeline.pipeline import BASELINE_EVALUATOR, create_pipeline
-from sparsectr.check_data import collect_report, format_data_report
-from sparsectr.run_outputs import RunOutputs, execution_mark, open_store
+from pipeline.pipeline import create_pipeline
+from pipeline.run_result import RunResult, execution_mark, open_store, read_run
+from sparsectr.check_data import data_report, format_data_report
 
 DEFAULT_ROWS = 200_000
 DEFAULT_POSITIVE_RATE = 0.03
@@ -30,11 +26,11 @@ DEFAULT_SEED = 0
 
 def default_dataset(output_dir: str, progress=None) -> str:
     """Generates (once) the default synthetic dataset under `output_dir/data`."""
-    from sparsectr import synthetic
+    from synthetic import generator
 
     path = os.path.join(output_dir, "data", f"synthetic_{DEFAULT_ROWS}_{DEFAULT_POSITIVE_RATE}.tsv")
     if not os.path.exists(path):
-        synthetic.generate_to_path(DEFAULT_ROWS, DEFAULT_POSITIVE_RATE, DEFAULT_SEED, path, with_truth=True,
+        generator.generate_to_path(DEFAULT_ROWS, DEFAULT_POSITIVE_RATE, DEFAULT_SEED, path, with_truth=True,
                                    progress=progress)
     return path
 
@@ -58,54 +54,35 @@ def training_summary(history: dict[str, list[float]], monitor: str) -> dict[str,
             "curves": {k: {"first": v[0], "best": v[best], "last": v[-1]} for k, v in history.items()}}
 
 
-def training_history(model_run_dir: Optional[str]) -> Optional[dict[str, list[float]]]:
-    """A Trainer run's per-epoch metrics (models/trainer.py writes them), or None."""
-    if not model_run_dir or not os.path.exists(os.path.join(model_run_dir, HISTORY_FILE)):
-        return None
-    with open(os.path.join(model_run_dir, HISTORY_FILE)) as f:
-        return json.load(f)
-
-
-def trained_model_config(model_dir: str) -> dict[str, Any]:
-    """The settings a Trainer model was trained with (sized ones filled in), and its training rows."""
-    with open(os.path.join(path_utils.serving_model_path(model_dir), ASSETS_EXTRA, CONFIG_FILE)) as f:
-        return json.load(f)
-
-
-def collect_summary(config: PipelineConfig, outputs: RunOutputs) -> dict[str, Any]:
-    """What this run produced (only this run: sparsectr/run_outputs.py)."""
-    summary = collect_report(outputs)
+def collect_summary(config: PipelineConfig, result: RunResult) -> dict[str, Any]:
+    """What this run produced (only this run: pipeline/run_result.py), as the JSON summary gives it."""
+    summary = data_report(result)
     summary["data"] = config.data
     summary["max_reject_fraction"] = config.max_reject_fraction
     summary["model_config"] = config.model.to_dict()
     summary["alpha_source"] = config.model.alpha_source()
     summary["min_slice_size"] = config.min_slice_size
     summary["output_dir"] = config.output_dir
-    model_dir = outputs.uri("Trainer", "model") if outputs.succeeded("Trainer") else None
-    if model_dir:
-        summary["trained_model"] = path_utils.serving_model_path(model_dir)
-        trained = trained_model_config(model_dir)
+    trained = result.trained_config()
+    if trained:
+        summary["trained_model"] = result.serving_model_dir
         summary["training_data"] = trained.pop(TRAINING_KEY, None)
         summary["model_config"] = trained
-    history = training_history(outputs.uri("Trainer", "model_run"))
+    history = result.history()
     if history:
         summary["training"] = training_summary(history, config.model.monitor)
-    evaluation_dir = outputs.uri("Evaluator", "evaluation") if outputs.succeeded("Evaluator") else None
-    if evaluation_dir:
-        slices = slice_metrics(evaluation_dir, config.min_slice_size)
+    if result.evaluation_dir:
+        slices = result.evaluation(config.min_slice_size)
         summary["evaluation"] = slices.pop(OVERALL, {})
         summary["evaluation_slices"] = slices
-        summary["evaluation_dir"] = evaluation_dir
+        summary["evaluation_dir"] = result.evaluation_dir
         summary["evaluation_split"] = config.evaluation_split()
-        blessing = outputs.artifacts("Evaluator", "blessing")
-        if blessing:
-            summary["blessed"] = bool(blessing[0].custom_properties["blessed"].int_value)
-    baseline_dir = outputs.uri(BASELINE_EVALUATOR, "evaluation") if outputs.succeeded(BASELINE_EVALUATOR) else None
-    if baseline_dir:
-        summary["baseline"] = slice_metrics(baseline_dir).get(OVERALL, {})
-    pushed = outputs.artifacts("ServingPusher", "pushed_model") if outputs.succeeded("ServingPusher") else []
-    if pushed and pushed[0].custom_properties["pushed"].int_value:
-        summary["pushed_model"] = pushed[0].custom_properties["pushed_destination"].string_value
+        if result.blessed is not None:
+            summary["blessed"] = result.blessed
+    if result.baseline_evaluation_dir:
+        summary["baseline"] = result.baseline_evaluation()
+    if result.pushed_model:
+        summary["pushed_model"] = result.pushed_model
     return summary
 
 
@@ -194,7 +171,7 @@ def run(config: PipelineConfig, runner: str = "local") -> dict[str, Any]:
         run_pipeline(config, runner)
     except Exception as e:  # reported in the summary; the exit code follows
         error = f"{type(e).__name__}: {e}"
-    summary = collect_summary(config, RunOutputs.since(store, mark, config.pipeline_root))
+    summary = collect_summary(config, read_run(store, mark, config.pipeline_root))
     summary["error"] = error
     summary["ok"] = error is None
     return summary

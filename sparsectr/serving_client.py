@@ -1,4 +1,5 @@
-"""Client of a running TF Serving for the pushed model (`sparsectr serve-client`).
+"""Client of a running TF Serving for the pushed model (`sparsectr serve-client`): batching, the
+transport chosen by the URL, the request bodies.
 
 Both transports call the `serving_default` signature, whose one input,
 `examples`, takes serialized tf.Examples of raw Criteo rows (labels removed):
@@ -14,11 +15,12 @@ Both transports call the `serving_default` signature, whose one input,
 from __future__ import annotations
 
 import base64
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
-from models.serving_contract import EXAMPLES_INPUT, PROBABILITY_KEY, SERVING_SIGNATURE, predict_request
+from models.serving_contract import (EXAMPLES_INPUT, PROBABILITY_KEY, SERVING_SIGNATURE, predict_request,
+                                     serialized_examples)
 
 REST_PORT, GRPC_PORT = 8501, 8500  # TF Serving's defaults
 
@@ -58,3 +60,19 @@ def predict_grpc(target: str, model_name: str, serialized: Sequence[bytes], vers
         stub = prediction_service_pb2_grpc.PredictionServiceStub(channel)
         response = stub.Predict(grpc_request(serialized, model_name, version), timeout=timeout)
     return tf.make_ndarray(response.outputs[PROBABILITY_KEY]).astype(np.float64)
+
+
+def predict(url: str, model_name: str, rows: Sequence[dict[str, Any]], batch_size: int = 256,
+            version: Optional[int] = None, progress: Optional[Callable[[str], None]] = None) -> np.ndarray:
+    """Click probabilities of raw Criteo rows from a running TF Serving, `batch_size` rows per request:
+    REST for http(s):// URLs, gRPC for HOST:PORT or grpc://HOST:PORT."""
+    rest = url.startswith(("http://", "https://"))
+    target = url if rest else url.removeprefix("grpc://")
+    send = predict_rest if rest else predict_grpc
+    parts = []
+    for start in range(0, len(rows), batch_size):
+        batch = serialized_examples(rows[start:start + batch_size])
+        parts.append(send(target, model_name, batch, version))
+        if progress:
+            progress(f"{start + len(batch)}/{len(rows)} rows scored over {'REST' if rest else 'gRPC'}")
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.float64)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-import sparsectr  # noqa: F401  (sets TF_USE_LEGACY_KERAS before TensorFlow loads)
+import models  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 CRITEO_DIR = PROJECT_ROOT.parent / "shared" / "data" / "criteo"

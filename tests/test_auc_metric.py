@@ -1,4 +1,4 @@
-"""pipeline/auc_metric.py against scikit-learn, on predictions as sparse as a
+"""evaluation/auc_metric.py against scikit-learn, on predictions as sparse as a
 CTR model's, and through TFMA's own metric plumbing."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sklearn.metrics import roc_auc_score
 from tensorflow_model_analysis.metrics import metric_types
 
 from numpy_references import delong
-from pipeline import auc_metric
+from evaluation import auc_metric
 
 
 def _sparse_predictions(n: int, mean_logit: float, seed: int) -> tuple[np.ndarray, np.ndarray]:

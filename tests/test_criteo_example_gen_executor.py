@@ -10,7 +10,7 @@ import pytest
 import tensorflow as tf
 
 from components.criteo_example_gen import executor
-from components.criteo_example_gen.parsing import HeaderError
+from models.criteo_rows import HeaderError
 from models import features
 
 HEADER = ["label"] + list(features.FEATURE_KEYS)

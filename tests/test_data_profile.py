@@ -1,7 +1,8 @@
 """The generator's categorical power law, checked against Monte Carlo draws."""
 import numpy as np
 
-from sparsectr import data_profile as dp
+from synthetic import data_table
+from synthetic import profile as dp
 
 
 def test_ranks_follow_the_cdf():
@@ -32,13 +33,13 @@ def test_fit_recovers_a_sample_of_known_law():
 
 def test_generated_section_is_replaced_and_the_rest_kept(tmp_path):
     doc = tmp_path / "DATA.md"
-    doc.write_text(f"intro\n{dp._BEGIN}\nold table\n{dp._END}\noutro\n")
-    dp.replace_generated_section(str(doc), f"{dp._BEGIN}\nnew table\n{dp._END}")
-    assert doc.read_text() == f"intro\n{dp._BEGIN}\nnew table\n{dp._END}\noutro\n"
+    doc.write_text(f"intro\n{data_table._BEGIN}\nold table\n{data_table._END}\noutro\n")
+    data_table.replace_generated_section(str(doc), f"{data_table._BEGIN}\nnew table\n{data_table._END}")
+    assert doc.read_text() == f"intro\n{data_table._BEGIN}\nnew table\n{data_table._END}\noutro\n"
 
 
 def test_comparison_table_has_every_column(criteo_dir):
-    text = dp.comparison_markdown(str(criteo_dir / "kaggle_sample200_header.csv"))
+    text = data_table.comparison_markdown(str(criteo_dir / "kaggle_sample200_header.csv"))
     rows = [line for line in text.splitlines() if line.startswith("| I") or line.startswith("| C")]
     assert len(rows) == 39
     assert "200 rows" in text

@@ -1,4 +1,4 @@
-"""pipeline/eval_results.py: the statistics the summary and `sparsectr report` print (Wilson
+"""evaluation/results.py: the statistics the summary and `sparsectr report` print (Wilson
 against SciPy), and the table's handling of withheld and empty slices."""
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from pipeline import eval_results
+from evaluation import results as eval_results
 
 
 def test_clicks_and_auc_interval_of_a_slice():

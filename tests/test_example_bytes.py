@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from models.example_bytes import serialize_row
-from components.criteo_example_gen.parsing import STANDARD_TSV, decode_line, parse_line
+from models.criteo_rows import STANDARD_TSV, decode_line, parse_line
 from models import features
 from conftest import KAGGLE_TSV
 from models.serving_contract import row_to_example

@@ -19,10 +19,10 @@ from tfx import v1 as tfx
 from tfx.utils import path_utils
 
 from models.serving_contract import ASSETS_EXTRA, CONFIG_FILE
-from sparsectr import synthetic
-from sparsectr.baselines import labels
+from synthetic import generator
+from benchmarks.baselines import labels
 from sparsectr.cli import main
-from sparsectr.data_profile import read_rows
+from models.criteo_rows import read_rows
 from sparsectr.experiment import CELLS_DIR, dataset_name
 from sparsectr.serving import predict_probabilities
 
@@ -94,12 +94,12 @@ def test_each_cell_is_a_trainer_and_evaluator_execution_in_ml_metadata(experimen
 def test_the_table_scores_the_test_split_the_served_model_sees(experiment):
     """The cell's AUC (TFMA) equals scikit-learn on the pushed signature's predictions of the test rows."""
     out, _, _ = experiment
-    rows_file, truth_file = synthetic.split_paths(os.path.join(out, "data", DATASET))["test"]
+    rows_file, truth_file = generator.split_paths(os.path.join(out, "data", DATASET))["test"]
     rows = read_rows(rows_file)
     for cell in json.load(open(os.path.join(out, "results.json"))):
         predicted = predict_probabilities(path_utils.serving_model_path(cell["model_uri"]), rows)
         assert cell["auc"] == pytest.approx(roc_auc_score(labels(rows), predicted), abs=1e-4)
-        assert cell["test_examples"] == len(rows) == len(synthetic.read_truth(truth_file))
+        assert cell["test_examples"] == len(rows) == len(generator.read_truth(truth_file))
 
 
 def test_statistics_agree_with_scipy(experiment):

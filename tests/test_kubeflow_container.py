@@ -23,7 +23,7 @@ from sklearn.metrics import roc_auc_score
 from models.hparams import default_alpha
 from models.serving_contract import ASSETS_EXTRA, CONFIG_FILE, PROBABILITY_KEY, serialized_examples
 from sparsectr.cli import main
-from sparsectr.data_profile import read_rows
+from models.criteo_rows import read_rows
 from conftest import KAGGLE_TSV, PROJECT_ROOT
 
 pytestmark = [pytest.mark.container, pytest.mark.slow]

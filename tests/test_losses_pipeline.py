@@ -11,7 +11,7 @@ On the same pipeline output: a run on the BeamDagRunner killed in training resum
 cache and from its last epoch; two local Trainer workers (MultiWorkerMirroredStrategy) train the
 model one worker trains.
 
-Blessing is not under test here (pipeline/eval_config.py has its own tests):
+Blessing is not under test here (evaluation/config.py has its own tests):
 the thresholds are opened so that every loss's model is pushed.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ import tensorflow as tf
 from ml_metadata.proto import metadata_store_pb2
 from sklearn.metrics import roc_auc_score
 
-from components.criteo_example_gen.parsing import STANDARD_TSV, decode_line, parse_line
+from models.criteo_rows import STANDARD_TSV, decode_line, parse_line
 from models import resume
 from models.diagnostics import BATCHES_FILE
 from models.hparams import AUXILIARY_LOSSES, ModelConfig
@@ -43,11 +43,10 @@ from models.serving_contract import CONFIG_FILE, LOGIT_KEY, PROBABILITY_KEY
 from models.trainer import DIAGNOSTICS_DIR, HISTORY_FILE, TRAINING_KEY, run_fn
 from conftest import in_memory_beam_args
 from pipeline.config import PipelineConfig
-from sparsectr import synthetic
-from sparsectr.check_data import latest_artifact_dir
+from synthetic import generator
 from sparsectr.cli import main
-from sparsectr.run import format_summary, run, trained_model_config
-from sparsectr.run_outputs import RunOutputs, execution_mark, open_store
+from sparsectr.run import format_summary, run
+from pipeline.run_result import RunOutputs, execution_mark, latest_run, open_store, trained_model_config
 from models.serving_contract import serialized_examples
 
 pytestmark = pytest.mark.slow
@@ -77,7 +76,7 @@ def runs(tmp_path_factory):
     """loss -> (summary, execution states, diagnostics dir), then the two unchanged re-runs' states."""
     tmp = tmp_path_factory.mktemp("losses")
     data = str(tmp / "generated.tsv")
-    synthetic.generate_to_path(ROWS, POSITIVE_RATE, seed=3, out=data)
+    generator.generate_to_path(ROWS, POSITIVE_RATE, seed=3, out=data)
     base = PipelineConfig(data=data, output_dir=str(tmp / "out"), beam_pipeline_args=in_memory_beam_args(),
                           min_auc=0.0, auc_tolerance=1.0, logloss_tolerance=1.0,
                           model=ModelConfig(beta=BETA, alpha=0.5, epochs=1, batch_size=BATCH, diagnostics=True))
@@ -85,7 +84,7 @@ def runs(tmp_path_factory):
     for loss in LOSS_ORDER:
         config = dataclasses.replace(base, model=dataclasses.replace(base.model, loss=loss))
         summary, states = _run_and_states(config)
-        diagnostics = os.path.join(latest_artifact_dir(config.pipeline_root, "Trainer", "model_run"),
+        diagnostics = os.path.join(latest_run(config.output_dir).uri("Trainer", "model_run"),
                                    DIAGNOSTICS_DIR)
         results[loss] = (summary, states, diagnostics)
     reruns = [_run_and_states(config)[1] for _ in range(2)]  # the last loss again, unchanged
@@ -243,9 +242,9 @@ def test_two_local_workers_train_the_model_one_worker_trains(runs, tmp_path):
     by up to 5e-4 after an epoch).
     On the file's last 2,000 rows: predictions within 1e-6, AUC within 1e-6."""
     _, _, data = runs
-    root = os.path.join(os.path.dirname(data), "out", "pipeline_root")
-    graph = latest_artifact_dir(root, "Transform", "transform_graph")
-    examples = latest_artifact_dir(root, "Transform", "transformed_examples")
+    transform = latest_run(os.path.join(os.path.dirname(data), "out"))
+    graph = transform.uri("Transform", "transform_graph")
+    examples = transform.uri("Transform", "transformed_examples")
     model = {"beta": BETA, "batch_size": BATCH, "epochs": 1, "calibration": "none", "seed": 1, "dropout": 0.0}
     scores, predictions = {}, {}
     with open(data, "rb") as f:

@@ -1,7 +1,7 @@
 """Row parsing: every format variant and every bad-row kind."""
 import pytest
 
-from components.criteo_example_gen.parsing import (
+from models.criteo_rows import (
     STANDARD_TSV,
     HeaderError,
     Layout,

@@ -36,7 +36,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 from tensorflow_serving.apis import prediction_log_pb2
 
 from conftest import in_memory_beam_args
-from components.criteo_example_gen.parsing import STANDARD_TSV, decode_line, parse_line
+from models.criteo_rows import STANDARD_TSV, decode_line, parse_line
 from models import features
 from models.dcn import CapIds
 from models.hparams import ModelConfig
@@ -46,10 +46,9 @@ from models.slices import MISSING_SLICE_VALUE
 from models.sparsity import bucket_names
 from numpy_references import delong, sparsity_buckets
 from pipeline.config import PipelineConfig
-from sparsectr.check_data import latest_artifact_dir
 from sparsectr.cli import main
 from sparsectr.run import format_summary, run
-from sparsectr.run_outputs import RunOutputs, open_store
+from pipeline.run_result import RunOutputs, latest_run, open_store
 
 pytestmark = pytest.mark.slow
 
@@ -205,7 +204,7 @@ def test_pipeline_trains_blesses_pushes_serves_and_refuses_a_worse_model(criteo_
     # Three ways to the same predictions, and the serving assets.
     raw = loaded.signatures[RAW_SIGNATURE](**{k: tf.constant(v) for k, v in raw_columns(rows).items()})
     np.testing.assert_allclose(raw[PROBABILITY_KEY].numpy(), probability, atol=1e-5)
-    transform_dir = latest_artifact_dir(config.pipeline_root, "Transform", "transform_graph")
+    transform_dir = latest_run(config.output_dir).uri("Transform", "transform_graph")
     np.testing.assert_allclose(_keras_probabilities(pushed, transform_dir, rows, loaded),
                                tf.sigmoid(outputs["model_logit"]).numpy(), atol=1e-5)
     _assert_warmup_replays(pushed, loaded)

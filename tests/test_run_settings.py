@@ -14,9 +14,9 @@ from tfx.utils import proto_utils
 from components.run_settings.component import Evaluator, Trainer, Transform
 from components.run_settings.executor import apply_blessing_settings, apply_model_settings
 from components.run_settings.spec import TUNED_ALPHA
+from evaluation.config import eval_config
+from evaluation.thresholds import BlessingThresholds
 from models.hparams import MODEL_CONFIG_KEY, TRANSFORM_FIELDS, ModelConfig, default_alpha
-from pipeline.config import PipelineConfig
-from pipeline.eval_config import eval_config
 
 CUSTOM_CONFIG = standard_component_specs.CUSTOM_CONFIG_KEY
 EVAL_CONFIG = standard_component_specs.EVAL_CONFIG_KEY
@@ -63,16 +63,15 @@ def test_bad_model_settings_fail_naming_the_setting(settings, message):
 
 
 def test_blessing_settings_give_the_eval_config_of_those_thresholds():
-    compiled = proto_utils.proto_to_json(eval_config(PipelineConfig(data="d", output_dir="o")))
+    compiled = proto_utils.proto_to_json(eval_config((), BlessingThresholds()))
     out = apply_blessing_settings({EVAL_CONFIG: compiled, "min_auc": 0.7, "auc_tolerance": 0.02,
                                    "logloss_tolerance": 0.005})
-    expected = eval_config(PipelineConfig(data="d", output_dir="o", min_auc=0.7, auc_tolerance=0.02,
-                                          logloss_tolerance=0.005))
+    expected = eval_config((), BlessingThresholds(min_auc=0.7, auc_tolerance=0.02, logloss_tolerance=0.005))
     assert proto_utils.json_to_proto(out[EVAL_CONFIG], tfma.EvalConfig()) == expected
-    assert expected != eval_config(PipelineConfig(data="d", output_dir="o"))
+    assert expected != eval_config((), BlessingThresholds())
     with pytest.raises(ValueError, match="together"):
         apply_blessing_settings({EVAL_CONFIG: compiled, "min_auc": 0.7})
-    reference = proto_utils.proto_to_json(eval_config(PipelineConfig(data="d", output_dir="o"), reference=True))
+    reference = proto_utils.proto_to_json(eval_config(()))
     with pytest.raises(ValueError, match="no\\b|none|found them"):
         apply_blessing_settings({EVAL_CONFIG: reference, "min_auc": 0.7, "auc_tolerance": 0.02,
                                  "logloss_tolerance": 0.005})

@@ -19,7 +19,7 @@ from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 from models import features
 from sparsectr import serving_client
 from sparsectr.cli import main
-from sparsectr.data_profile import read_rows
+from models.criteo_rows import read_rows
 from models.serving_contract import serialized_examples
 
 ROWS = 7

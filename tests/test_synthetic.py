@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from components.criteo_example_gen.parsing import STANDARD_TSV, decode_line, parse_line
+from models.criteo_rows import STANDARD_TSV, decode_line, parse_line
 from models import features
-from sparsectr import baselines, cli, synthetic
-from sparsectr.data_profile import column_statistics, read_rows
+from benchmarks import baselines
+from sparsectr import cli
+from synthetic import generator
+from synthetic.profile import column_statistics, read_rows
 
 
 def _lines(path) -> list[bytes]:
@@ -25,8 +27,8 @@ def _lines(path) -> list[bytes]:
 def test_output_is_deterministic_and_independent_of_shards_and_workers(tmp_path):
     assert cli.main(["generate", "--rows", "120000", "--positive-rate", "0.03", "--seed", "7",
                      "--out", str(tmp_path / "one.tsv"), "--workers", "2", "--with-truth"]) == 0
-    synthetic.generate_to_path(120_000, 0.03, 7, str(tmp_path / "again.tsv"), workers=1, with_truth=True)
-    result = synthetic.generate_to_path(120_000, 0.03, 7, str(tmp_path / "parts"), shards=3, gzip_output=True,
+    generator.generate_to_path(120_000, 0.03, 7, str(tmp_path / "again.tsv"), workers=1, with_truth=True)
+    result = generator.generate_to_path(120_000, 0.03, 7, str(tmp_path / "parts"), shards=3, gzip_output=True,
                                         with_truth=True)
     one = (tmp_path / "one.tsv").read_bytes()
     assert one == (tmp_path / "again.tsv").read_bytes()
@@ -34,15 +36,15 @@ def test_output_is_deterministic_and_independent_of_shards_and_workers(tmp_path)
     parts = [p for p in result["files"]]
     assert [p.split("/")[-1] for p in parts] == [f"part-0000{i}-of-00003.tsv.gz" for i in range(3)]
     assert b"".join(gzip.decompress(open(p, "rb").read()) for p in parts) == one
-    truth = np.concatenate([synthetic.read_truth(t) for t in result["truth_files"]])
-    np.testing.assert_array_equal(truth, synthetic.read_truth(str(tmp_path / "_one.tsv.truth")))
-    other = synthetic.generate_to_path(1_000, 0.03, 8, str(tmp_path / "other.tsv"))
+    truth = np.concatenate([generator.read_truth(t) for t in result["truth_files"]])
+    np.testing.assert_array_equal(truth, generator.read_truth(str(tmp_path / "_one.tsv.truth")))
+    other = generator.generate_to_path(1_000, 0.03, 8, str(tmp_path / "other.tsv"))
     assert (tmp_path / "other.tsv").read_bytes() != one[: len((tmp_path / "other.tsv").read_bytes())]
     assert other["rows"] == 1_000
 
 
 def test_rows_are_raw_criteo_lines_the_ingestion_reads_without_rejects(tmp_path):
-    synthetic.generate_to_path(5_000, 0.25, 1, str(tmp_path / "d.tsv"))
+    generator.generate_to_path(5_000, 0.25, 1, str(tmp_path / "d.tsv"))
     lines = _lines(tmp_path / "d.tsv")
     assert len(lines) == 5_000
     rows = [parse_line(decode_line(line), STANDARD_TSV) for line in lines]  # raises on any bad row
@@ -55,10 +57,10 @@ def test_rows_are_raw_criteo_lines_the_ingestion_reads_without_rejects(tmp_path)
 
 @pytest.mark.parametrize("rate", [0.25, 0.03, 0.005])
 def test_positive_rate_is_calibrated(tmp_path, rate):
-    result = synthetic.generate_to_path(100_000, rate, 3, str(tmp_path / "d.tsv"), with_truth=True)
+    result = generator.generate_to_path(100_000, rate, 3, str(tmp_path / "d.tsv"), with_truth=True)
     sigma = (rate * (1 - rate) / 100_000) ** 0.5
     assert abs(result["positive_rate"] - rate) < 5 * sigma + 0.05 * rate
-    truth = synthetic.read_truth(result["truth_files"][0])
+    truth = generator.read_truth(result["truth_files"][0])
     assert len(truth) == 100_000 and 0 < truth.min() and truth.max() < 1
     assert abs(truth.mean() - rate) < 0.05 * rate
     labels = np.array([int(line[:1]) for line in _lines(tmp_path / "d.tsv")])
@@ -68,7 +70,7 @@ def test_positive_rate_is_calibrated(tmp_path, rate):
 def test_column_statistics_resemble_the_real_kaggle_rows(criteo_dir, tmp_path):
     real_rows = read_rows(str(criteo_dir / "kaggle_train_head10k.tsv"))
     real = column_statistics(real_rows)
-    synthetic.generate_to_path(len(real_rows), real["label"]["positive_rate"], 0, str(tmp_path / "s.tsv"))
+    generator.generate_to_path(len(real_rows), real["label"]["positive_rate"], 0, str(tmp_path / "s.tsv"))
     synth = column_statistics(read_rows(str(tmp_path / "s.tsv")))
     for name in features.FEATURE_KEYS:
         assert abs(real[name]["missing"] - synth[name]["missing"]) < 0.02, name
@@ -82,7 +84,7 @@ def test_column_statistics_resemble_the_real_kaggle_rows(criteo_dir, tmp_path):
 
 
 def _rows(columns, labels) -> list[dict]:
-    text = synthetic.format_tsv(columns, labels)
+    text = generator.format_tsv(columns, labels)
     return [parse_line(decode_line(line), STANDARD_TSV) for line in text.splitlines()]
 
 
@@ -93,10 +95,10 @@ def test_crosses_matter_main_effects_regression_falls_short_of_the_truth():
     world without crosses the same cross features gain nothing (control)."""
     n_train, n_test = 40_000, 20_000
     results = {}
-    for world, model in (("crosses", synthetic.ClickModel()),
-                         ("no_crosses", dataclasses.replace(synthetic.ClickModel(), cross_effect=0.0))):
-        bias = synthetic.calibrated_bias(0.25, model)
-        columns, p, labels = synthetic.generate_chunk(11, 0, n_train + n_test, bias, model)
+    for world, model in (("crosses", generator.ClickModel()),
+                         ("no_crosses", dataclasses.replace(generator.ClickModel(), cross_effect=0.0))):
+        bias = generator.calibrated_bias(0.25, model)
+        columns, p, labels = generator.generate_chunk(11, 0, n_train + n_test, bias, model)
         rows = _rows(columns, labels)
         train, test, y = rows[:n_train], rows[n_train:], labels[n_train:]
         main = baselines.fit_predict_logistic(train, test)
@@ -113,7 +115,7 @@ def test_crosses_matter_main_effects_regression_falls_short_of_the_truth():
 
 
 def test_an_interrupted_generation_leaves_no_file_a_later_run_would_reuse(tmp_path, monkeypatch):
-    real_task = synthetic._run_task
+    real_task = generator._run_task
     calls = []
 
     def interrupted_after_one_chunk(job):
@@ -122,14 +124,14 @@ def test_an_interrupted_generation_leaves_no_file_a_later_run_would_reuse(tmp_pa
             raise KeyboardInterrupt
         return real_task(job)
 
-    monkeypatch.setattr(synthetic, "_run_task", interrupted_after_one_chunk)
+    monkeypatch.setattr(generator, "_run_task", interrupted_after_one_chunk)
     out = tmp_path / "d.tsv"
     with pytest.raises(KeyboardInterrupt):
-        synthetic.generate_to_path(120_000, 0.03, 0, str(out), workers=1, with_truth=True)
+        generator.generate_to_path(120_000, 0.03, 0, str(out), workers=1, with_truth=True)
     assert len(calls) == 2  # the first chunk was written to disk before the interruption
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
-    monkeypatch.setattr(synthetic, "_run_task", real_task)
-    result = synthetic.generate_to_path(120_000, 0.03, 0, str(out), workers=1, with_truth=True)
+    monkeypatch.setattr(generator, "_run_task", real_task)
+    result = generator.generate_to_path(120_000, 0.03, 0, str(out), workers=1, with_truth=True)
     assert result["rows"] == 120_000 and len(_lines(out)) == 120_000
     assert sorted(p.name for p in tmp_path.iterdir()) == ["_d.tsv.truth", "d.tsv"]

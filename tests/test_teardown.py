@@ -1,5 +1,5 @@
-"""sparsectr/teardown.py: importing sparsectr (as every Beam worker does once it unpickles our
-code) drops TensorFlow's AtomicFunction.__del__ teardown reports and nothing else."""
+"""models/runtime.py: importing models (as every package of ours does, and every Beam worker once
+it unpickles our code) drops TensorFlow's AtomicFunction.__del__ teardown reports and nothing else."""
 from __future__ import annotations
 
 import subprocess
@@ -9,10 +9,10 @@ import textwrap
 from conftest import PROJECT_ROOT
 
 
-def test_importing_sparsectr_drops_only_atomic_function_teardown_reports():
+def test_importing_models_drops_only_atomic_function_teardown_reports():
     script = textwrap.dedent("""
         import gc
-        import sparsectr, sparsectr.teardown
+        import models, models.runtime
 
         class AtomicFunction:
             def __del__(self):
@@ -22,7 +22,7 @@ def test_importing_sparsectr_drops_only_atomic_function_teardown_reports():
             def __del__(self):
                 raise RuntimeError("a real error in __del__")
 
-        sparsectr.teardown.silence_tensorflow_teardown_noise()  # a second call adds no second filter
+        models.runtime.silence_tensorflow_teardown_noise()  # a second call adds no second filter
         AtomicFunction(); OtherResource(); gc.collect()
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=PROJECT_ROOT,

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import log_loss, roc_auc_score
 
-from sparsectr.truth_metrics import excess_weighted_logloss, expected_auc, truth_metrics
+from synthetic.truth_metrics import excess_weighted_logloss, expected_auc, truth_metrics
 
 
 def _probabilities(n: int, seed: int):

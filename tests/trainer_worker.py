@@ -12,7 +12,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import sparsectr  # noqa: E402,F401  (the legacy-Keras switch)
+import models  # noqa: E402,F401  (selects Keras 2 before TensorFlow loads)
 from models.local_fn_args import local_fn_args  # noqa: E402
 from models.trainer import run_fn  # noqa: E402
 

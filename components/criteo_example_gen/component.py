@@ -11,7 +11,7 @@ from tfx.proto import example_gen_pb2, range_config_pb2
 from tfx.types import standard_artifacts
 
 from components.criteo_example_gen import executor, spec
-from components.criteo_example_gen.parsing import FORMATS
+from models.criteo_rows import FORMATS
 
 
 class CriteoExampleGen(FileBasedExampleGen):

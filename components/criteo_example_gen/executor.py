@@ -28,7 +28,7 @@ from tfx.types import artifact_utils, standard_component_specs
 
 from components.criteo_example_gen import spec
 from models.example_bytes import serialize_row
-from components.criteo_example_gen.parsing import (
+from models.criteo_rows import (
     Layout,
     RowError,
     decode_line,

@@ -5,10 +5,11 @@ from tfx import types
 from tfx.types import standard_artifacts, standard_component_specs
 from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
+from models.criteo_rows import DEFAULT_MAX_REJECT_FRACTION  # noqa: F401  (the component's default)
+
 INPUT_FORMAT_KEY = "input_format"
 MAX_REJECT_FRACTION_KEY = "max_reject_fraction"
 REJECTS_KEY = "rejects"
-DEFAULT_MAX_REJECT_FRACTION = 0.001
 
 
 class CriteoRejects(types.Artifact):

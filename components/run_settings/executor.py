@@ -14,7 +14,7 @@ from tfx.utils import proto_utils
 
 from components.run_settings.spec import BLESSING_SETTINGS, MODEL_SETTINGS, TUNED_ALPHA
 from models.hparams import MODEL_CONFIG_KEY, ModelConfig
-from pipeline.eval_config import set_blessing_thresholds
+from evaluation.config import set_blessing_thresholds
 
 
 def _take(exec_properties: dict[str, Any], names) -> tuple[dict[str, Any], dict[str, Any]]:

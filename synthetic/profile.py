@@ -1,5 +1,5 @@
-"""Per-column statistics of Criteo rows: fitting the generator to real rows,
-and the real-vs-synthetic table of docs/DATA.md.
+"""Per-column statistics of Criteo rows and the generator's column profile fitted to real rows
+(`sparsectr fit-profile`; synthetic/criteo_profile.json is the fit to the Kaggle sample).
 
 Integer columns are described by their missing rate and the quantile function
 of their values in signed-log space (`sign(x) * log1p(|x|)`), which keeps the
@@ -16,42 +16,18 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from components.criteo_example_gen.parsing import RowError, decode_line, detect_layout, parse_line
 from models import features
+from models.criteo_rows import read_rows
 
 PROFILE_PATH = Path(__file__).with_name("criteo_profile.json")
 NUM_QUANTILES = 201
 MAX_VOCABULARY = 50_000_000
 _EXACT_TERMS = 200_000
-_BEGIN = "<!-- BEGIN GENERATED: sparsectr data-table -->"
-_END = "<!-- END GENERATED -->"
-
-
-def read_rows(path: str, fmt: str = "auto", strict: bool = False) -> list[dict[str, Any]]:
-    """Parsed rows of a small local file (profiling, clients; ingestion uses Beam).
-    Bad lines are skipped, or with `strict` raise a ValueError naming file and line."""
-    rows = []
-    with open(path, "rb") as f:
-        first = True
-        layout = None
-        for number, raw in enumerate(f, start=1):
-            if first:
-                layout = detect_layout(decode_line(raw), fmt, source=path)
-                first = False
-                if layout.has_header:
-                    continue
-            try:
-                rows.append(parse_line(decode_line(raw), layout))
-            except RowError as e:
-                if strict:
-                    raise ValueError(f"{path}:{number}: {e}") from None
-    return rows
 
 
 def signed_log(x: np.ndarray) -> np.ndarray:
@@ -214,68 +190,3 @@ def fit_profile(path: str) -> dict[str, Any]:
 def load_profile(path: Path = PROFILE_PATH) -> dict[str, Any]:
     with open(path) as f:
         return json.load(f)
-
-
-# --- the real-vs-synthetic table -------------------------------------------------
-
-def _fmt(x: float, percent: bool = False) -> str:
-    if isinstance(x, float) and math.isnan(x):
-        return "-"
-    if percent:
-        return f"{x:.1%}"
-    return f"{x:,.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:.2f}"
-
-
-# (statistic, shown as a percentage) per kind of column, in table order.
-_INTEGER_STATISTICS = (("missing", True), ("median", False), ("p90", False), ("p99", False), ("max", False),
-                       ("negative", True))
-_CATEGORICAL_STATISTICS = (("missing", True), ("distinct", False), ("top_share", True), ("singletons", True))
-
-
-def _side_by_side(names, statistics, real, synth) -> list[str]:
-    """Markdown rows: each statistic on real rows, then on synthetic rows."""
-    titles = " | ".join(f"{key.replace('_', ' ')} real | {key.replace('_', ' ')} synth" for key, _ in statistics)
-    lines = [f"| column | {titles} |", "|---" * (1 + 2 * len(statistics)) + "|"]
-    for name in names:
-        cells = " | ".join(f"{_fmt(real[name][key], pct)} | {_fmt(synth[name][key], pct)}" for key, pct in statistics)
-        lines.append(f"| {name} | {cells} |")
-    return lines
-
-
-def comparison_markdown(real_path: str, seed: int = 0) -> str:
-    """A Markdown table: each column's statistics on real rows and on as many
-    synthetic rows, generated at the real positive rate."""
-    from sparsectr import synthetic
-
-    real_rows = read_rows(real_path)
-    real = column_statistics(real_rows)
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "synthetic.tsv")
-        synthetic.generate_to_path(rows=len(real_rows), positive_rate=real[features.LABEL_KEY]["positive_rate"],
-                                   seed=seed, out=out, workers=1)
-        synth = column_statistics(read_rows(out))
-    lines = [
-        _BEGIN,
-        f"Real: `{os.path.basename(real_path)}` ({len(real_rows):,} rows, "
-        f"{real[features.LABEL_KEY]['positive_rate']:.1%} positives). Synthetic: the same number of rows "
-        f"(`seed={seed}`), {synth[features.LABEL_KEY]['positive_rate']:.1%} positives.",
-        "",
-    ]
-    lines += _side_by_side(features.INTEGER_FEATURE_KEYS, _INTEGER_STATISTICS, real, synth)
-    lines.append("")
-    lines += _side_by_side(features.CATEGORICAL_FEATURE_KEYS, _CATEGORICAL_STATISTICS, real, synth)
-    lines.append(_END)
-    return "\n".join(lines)
-
-
-def replace_generated_section(path: str, generated: str) -> None:
-    """Replaces the generated block of a Markdown file (or appends it)."""
-    text = Path(path).read_text() if os.path.exists(path) else ""
-    if _BEGIN in text and _END in text:
-        head, rest = text.split(_BEGIN, 1)
-        tail = rest.split(_END, 1)[1]
-        text = head + generated + tail
-    else:
-        text = text + ("\n" if text else "") + generated + "\n"
-    Path(path).write_text(text)
-

@@ -1,15 +1,18 @@
 """TFMA EvalConfig: metrics, slices and blessing thresholds."""
 from __future__ import annotations
 
+import dataclasses
+from typing import Optional, Sequence
+
 import tensorflow_model_analysis as tfma
 
 from models import features
 from models.preprocessing import WEIGHT_KEY
+from models.serving_contract import PROBABILITY_KEY
 from models.slices import slice_key
 from models.sparsity import SPARSITY_BUCKET_KEY
-from models.serving_contract import PROBABILITY_KEY
-from pipeline import auc_metric
-from pipeline.config import PipelineConfig
+from evaluation import auc_metric
+from evaluation.thresholds import BlessingThresholds
 
 CALIBRATION_PLOT_BUCKETS = 1000
 AUC_METRIC = auc_metric.ExactAUC.__name__
@@ -46,37 +49,38 @@ def set_blessing_thresholds(config: tfma.EvalConfig, min_auc: float, auc_toleran
                          f"{sorted(replaced)} (a reference evaluation has none to set)")
 
 
-def slicing_specs(config: PipelineConfig) -> list[tfma.SlicingSpec]:
+def slicing_specs(slice_features: Sequence[str]) -> list[tfma.SlicingSpec]:
     """Overall, by sparsity bucket and by the raw value of each configured slice feature (all three
     are transformed features: models/sparsity.py, models/slices.py)."""
     return [tfma.SlicingSpec(), tfma.SlicingSpec(feature_keys=[SPARSITY_BUCKET_KEY])] + [
-        tfma.SlicingSpec(feature_keys=[slice_key(name)]) for name in config.model.slice_features]
+        tfma.SlicingSpec(feature_keys=[slice_key(name)]) for name in slice_features]
 
 
-def eval_config(config: PipelineConfig, reference: bool = False) -> tfma.EvalConfig:
-    """AUC (pipeline/auc_metric.py), logloss (beta-weighted and unweighted),
+def eval_config(slice_features: Sequence[str] = (), thresholds: Optional[BlessingThresholds] = None
+                ) -> tfma.EvalConfig:
+    """AUC (evaluation/auc_metric.py), logloss (beta-weighted and unweighted),
     calibration (mean prediction / mean label, weighted and not), example
     counts (weighted and not) and a calibration plot; overall and per slice.
 
-    `min_slice_size` is applied where results are read (pipeline/eval_results.py),
+    `min_slice_size` is applied where results are read (evaluation/results.py),
     not through TFMA's Options.min_slice_size: in TFMA 0.47 a slice withheld that
     way fails every threshold, even one scoped to the overall slice
     (evaluators/metrics_validator.py: unchecked thresholds are failures without
     a slice check), so one small bucket would stop every model's blessing.
 
-    Blessing: blessing_thresholds() on the overall slice.
-
-    `reference`: for the logistic-regression baseline (BaselineEvaluator): the
-    same metrics on the overall slice, no thresholds (it is measured, not blessed).
+    Slices: overall, by sparsity bucket and by the raw value of each of `slice_features`.
+    Blessing: `thresholds` on the overall slice. Without thresholds, a reference evaluation (the
+    logistic-regression baseline's BaselineEvaluator): the same metrics on the overall slice
+    only; it is measured, not blessed.
     """
     # A MetricConfig's `threshold` would gate every slice, and a bucket without
     # positives has no AUC; blessing judges the overall slice.
-    thresholds = {} if reference else blessing_thresholds(config.min_auc, config.auc_tolerance,
-                                                          config.logloss_tolerance)
+    reference = thresholds is None
+    by_metric = {} if reference else blessing_thresholds(**dataclasses.asdict(thresholds))
 
     def per_slice(class_name: str) -> list[tfma.PerSliceMetricThreshold]:
-        return [tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=thresholds[class_name])
-                ] if class_name in thresholds else []
+        return [tfma.PerSliceMetricThreshold(slicing_specs=[tfma.SlicingSpec()], threshold=by_metric[class_name])
+                ] if class_name in by_metric else []
 
     return tfma.EvalConfig(
         model_specs=[
@@ -91,7 +95,7 @@ def eval_config(config: PipelineConfig, reference: bool = False) -> tfma.EvalCon
                 example_weight_key=WEIGHT_KEY,
             )
         ],
-        slicing_specs=[tfma.SlicingSpec()] if reference else slicing_specs(config),
+        slicing_specs=[tfma.SlicingSpec()] if reference else slicing_specs(slice_features),
         metrics_specs=[
             tfma.MetricsSpec(
                 metrics=[

@@ -14,7 +14,7 @@ from sklearn.feature_extraction import FeatureHasher
 from sklearn.linear_model import LogisticRegression
 
 from models import features
-from sparsectr.data_profile import signed_log_bucket
+from synthetic.profile import signed_log_bucket
 
 Row = dict[str, Any]
 

@@ -1,7 +1,7 @@
 """Synthetic raw Criteo logs with a hidden ground-truth click model.
 
 Features follow the column profile fitted to real rows (`criteo_profile.json`,
-see data_profile.py). The click probability of a row is
+see profile.py). The click probability of a row is
 
     p = E_eps[ sigmoid(bias + main effects + pairwise crosses + eps) ],  eps ~ N(0, noise^2)
 
@@ -36,7 +36,7 @@ import numpy as np
 from scipy.special import expit, ndtri
 
 from models import features
-from sparsectr.data_profile import categorical_ranks, load_profile, signed_exp, signed_log, signed_log_bucket
+from synthetic.profile import categorical_ranks, load_profile, signed_exp, signed_log, signed_log_bucket
 
 CHUNK_ROWS = 50_000
 MODEL_SEED = 2403_14144

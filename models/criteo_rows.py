@@ -1,4 +1,5 @@
-"""Parsing raw Criteo log lines: pure Python, no Beam, no TensorFlow.
+"""The raw Criteo row format: parsing log lines (CriteoExampleGen, the generator's profile, the
+clients), pure Python, no Beam, no TensorFlow.
 
 Every line either becomes a dict of present features (a missing value is left
 out, never replaced by 0 or "") or a `RowError` with a reason from
@@ -11,7 +12,7 @@ import dataclasses
 import enum
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Optional, Union
+from typing import Any, Optional, Union
 
 from models import features
 
@@ -23,6 +24,8 @@ _HEADER_NAMES = frozenset(features.RAW_COLUMNS) | frozenset(features.HEADER_ALIA
 _HEADER_FIRST_FIELDS = frozenset(features.HEADER_ALIASES) | features.DROPPED_COLUMNS | {features.LABEL_KEY}
 
 FORMATS = ("auto", "tsv", "csv")
+# The share of a file's lines that may be rejected before ingestion fails (CriteoExampleGen).
+DEFAULT_MAX_REJECT_FRACTION = 0.001
 
 
 class RejectReason(str, enum.Enum):
@@ -215,3 +218,24 @@ def _parse_label(text: str, fields: list[str]) -> int:
     if value not in (0, 1):
         raise RowError(RejectReason.BAD_LABEL, f"label={text!r}, expected 0 or 1")
     return value
+
+
+def read_rows(path: str, fmt: str = "auto", strict: bool = False) -> list[dict[str, Any]]:
+    """Parsed rows of a small local file (profiling, clients; ingestion uses Beam).
+    Bad lines are skipped, or with `strict` raise a ValueError naming file and line."""
+    rows = []
+    with open(path, "rb") as f:
+        first = True
+        layout = None
+        for number, raw in enumerate(f, start=1):
+            if first:
+                layout = detect_layout(decode_line(raw), fmt, source=path)
+                first = False
+                if layout.has_header:
+                    continue
+            try:
+                rows.append(parse_line(decode_line(raw), layout))
+            except RowError as e:
+                if strict:
+                    raise ValueError(f"{path}:{number}: {e}") from None
+    return rows

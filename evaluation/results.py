@@ -89,7 +89,7 @@ def clicks(metrics: dict[str, float]) -> float:
 
 def auc_interval(metrics: dict[str, float], z: float = 1.96) -> float:
     """Half-width of the normal 95% interval of a slice's AUC, from DeLong's standard error
-    (pipeline/auc_metric.py); NaN when the slice has no metrics."""
+    (evaluation/auc_metric.py); NaN when the slice has no metrics."""
     return z * metrics.get("auc_standard_error", float("nan"))
 
 

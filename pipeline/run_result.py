@@ -1,0 +1,236 @@
+"""What one pipeline run produced, read from its ML Metadata store: the one reader of a run's
+outputs (`sparsectr run`, check-data, report and experiment use it).
+
+A pipeline root holds the outputs of every earlier run too, so "the newest
+directory" can belong to another run: a run that fails in the Trainer would
+show the previous run's evaluation and pushed model. This reader takes the
+executions the run added to the store (ids above a mark taken before it
+started), and their output artifacts; an execution answered from the cache
+lists the artifacts it reused. A failed execution has no output artifacts;
+its directory (`pipeline_root/<node>/<output>/<execution id>`, TFX's layout)
+may still hold what it wrote before failing, such as ExampleGen's rejects.
+
+RunOutputs is the store's view (executions and artifacts by node); RunResult is
+what they mean (rows, splits, anomalies, model, history, evaluation, blessing,
+pushed model), typed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import glob
+import json
+import os
+from typing import Any, Optional
+
+import tensorflow as tf
+from ml_metadata.metadata_store import metadata_store
+from ml_metadata.proto import metadata_store_pb2
+from tensorflow_metadata.proto.v0 import statistics_pb2
+from tfx import v1 as tfx
+from tfx.utils import path_utils
+
+from components.criteo_example_gen.executor import FAILED_REJECTS_DIR, load_summaries
+from components.validation_gate.executor import describe_anomalies, load_anomalies
+from evaluation.results import OVERALL, slice_metrics
+from models import features
+from models.serving_contract import ASSETS_EXTRA, CONFIG_FILE
+from models.trainer import HISTORY_FILE
+from pipeline.config import SPLIT_NAMES, PipelineConfig
+from pipeline.pipeline import BASELINE_EVALUATOR
+
+NODE_CONTEXT = "node"
+EXAMPLE_GEN = "CriteoExampleGen"
+_DONE = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
+
+
+def open_store(metadata_path: str) -> metadata_store.MetadataStore:
+    """The pipeline's SQLite ML Metadata store (created when missing)."""
+    os.makedirs(os.path.dirname(os.path.abspath(metadata_path)), exist_ok=True)
+    return metadata_store.MetadataStore(tfx.orchestration.metadata.sqlite_metadata_connection_config(metadata_path))
+
+
+def execution_mark(store: metadata_store.MetadataStore) -> int:
+    """The newest execution id so far: executions above it belong to runs started later."""
+    return max((e.id for e in store.get_executions()), default=0)
+
+
+@dataclasses.dataclass
+class RunOutputs:
+    pipeline_root: str
+    executions: dict[str, metadata_store_pb2.Execution]  # by node id (component id)
+    _store: metadata_store.MetadataStore = dataclasses.field(repr=False)
+
+    @classmethod
+    def since(cls, store: metadata_store.MetadataStore, mark: int, pipeline_root: str) -> "RunOutputs":
+        """The executions added to `store` after `mark` (execution_mark), by node id; the last one
+        of a node wins."""
+        return cls._by_node(store, pipeline_root, lambda e: e.id > mark)
+
+    @classmethod
+    def latest(cls, store: metadata_store.MetadataStore, pipeline_root: str) -> "RunOutputs":
+        """The newest successful execution of every node, whichever run it belongs to."""
+        return cls._by_node(store, pipeline_root, lambda e: e.last_known_state in _DONE)
+
+    @classmethod
+    def _by_node(cls, store, pipeline_root: str, keep) -> "RunOutputs":
+        executions = {}
+        for execution in sorted(store.get_executions(), key=lambda e: e.id):
+            if not keep(execution):
+                continue
+            nodes = [c.name for c in store.get_contexts_by_execution(execution.id) if c.type == NODE_CONTEXT]
+            node = nodes[0].rsplit(".", 1)[-1] if nodes else execution.type.rsplit(".", 1)[-1]
+            executions[node] = execution
+        return cls(pipeline_root, executions, store)
+
+    def succeeded(self, node: str) -> bool:
+        execution = self.executions.get(node)
+        return execution is not None and execution.last_known_state in _DONE
+
+    def artifacts(self, node: str, key: str) -> list[metadata_store_pb2.Artifact]:
+        """Output `key` of this run's `node` (for a cached execution, the artifacts it reused)."""
+        execution = self.executions.get(node)
+        if execution is None:
+            return []
+        events = [e for e in self._store.get_events_by_execution_ids([execution.id])
+                  if e.type == metadata_store_pb2.Event.OUTPUT and e.path.steps and e.path.steps[0].key == key]
+        return self._store.get_artifacts_by_id([e.artifact_id for e in events])
+
+    def uri(self, node: str, key: str) -> Optional[str]:
+        """The directory of output `key` of this run's `node`; for a failed execution, the directory
+        it was writing (when it exists); None when the node did not run in this run."""
+        artifacts = self.artifacts(node, key)
+        if artifacts:
+            return artifacts[0].uri
+        execution = self.executions.get(node)
+        if execution is None:
+            return None
+        path = os.path.join(self.pipeline_root, node, key, str(execution.id))
+        return path if os.path.isdir(path) else None
+
+    def producer_seconds(self, node: str, key: str) -> Optional[float]:
+        """Wall time of the execution that produced output `key` (not a cached re-use of it)."""
+        artifacts = self.artifacts(node, key)
+        if not artifacts:
+            return None
+        ids = [e.execution_id for e in self._store.get_events_by_artifact_ids([artifacts[0].id])
+               if e.type == metadata_store_pb2.Event.OUTPUT]
+        for execution in self._store.get_executions_by_id(ids):
+            if execution.last_known_state == metadata_store_pb2.Execution.COMPLETE:
+                return (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
+        return None
+
+
+def split_counts(statistics_dir: str) -> dict[str, dict[str, int]]:
+    """Examples and positives per split, from StatisticsGen's output."""
+    result = {}
+    for path in sorted(glob.glob(os.path.join(statistics_dir, "Split-*", "FeatureStats.pb"))):
+        stats = statistics_pb2.DatasetFeatureStatisticsList()
+        with tf.io.gfile.GFile(path, "rb") as f:
+            stats.ParseFromString(f.read())
+        dataset = stats.datasets[0]
+        positives = 0
+        for feature in dataset.features:
+            if feature.path.step == [features.LABEL_KEY]:
+                num = feature.num_stats
+                positives = round(num.mean * num.common_stats.num_non_missing)
+        split = os.path.basename(os.path.dirname(path))[len("Split-"):]
+        result[split] = {"examples": int(dataset.num_examples), "positives": int(positives)}
+    order = {name: i for i, name in enumerate(SPLIT_NAMES)}
+    return dict(sorted(result.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
+
+
+def trained_model_config(model_dir: str) -> dict[str, Any]:
+    """The settings a Trainer model was trained with (sized ones filled in), and its training rows."""
+    with open(os.path.join(path_utils.serving_model_path(model_dir), ASSETS_EXTRA, CONFIG_FILE)) as f:
+        return json.load(f)
+
+
+def training_history(model_run_dir: Optional[str]) -> Optional[dict[str, list[float]]]:
+    """A Trainer run's per-epoch metrics (models/trainer.py writes them), or None."""
+    if not model_run_dir or not os.path.exists(os.path.join(model_run_dir, HISTORY_FILE)):
+        return None
+    with open(os.path.join(model_run_dir, HISTORY_FILE)) as f:
+        return json.load(f)
+
+
+@dataclasses.dataclass
+class RunResult:
+    """What a run produced; None (or empty) where a step did not run in it or failed."""
+    outputs: RunOutputs
+    ingestion: Optional[dict[str, Any]]  # CriteoExampleGen's rows, examples, positives, rejects by reason
+    rejects_dir: Optional[str]
+    examples_dir: Optional[str]
+    splits: dict[str, dict[str, int]]  # examples and positives per split (StatisticsGen)
+    anomalies: list[dict[str, Any]]  # ExampleValidator's, described
+    model_dir: Optional[str]  # a successful Trainer's model artifact
+    model_run_dir: Optional[str]  # the Trainer's run directory (history, diagnostics), even of a failed one
+    evaluation_dir: Optional[str]  # a successful Evaluator's
+    blessed: Optional[bool]
+    baseline_evaluation_dir: Optional[str]  # the logistic-regression baseline's (BaselineEvaluator)
+    pushed_model: Optional[str]  # where ServingPusher pushed this run's model
+
+    @classmethod
+    def from_outputs(cls, outputs: RunOutputs) -> "RunResult":
+        def done(node: str, key: str) -> Optional[str]:
+            return outputs.uri(node, key) if outputs.succeeded(node) else None
+
+        rejects_dir = outputs.uri(EXAMPLE_GEN, "rejects") or outputs.uri(EXAMPLE_GEN, FAILED_REJECTS_DIR)
+        statistics_dir = outputs.uri("StatisticsGen", "statistics")
+        anomalies_dir = outputs.uri("ExampleValidator", "anomalies")
+        blessing = outputs.artifacts("Evaluator", "blessing") if outputs.succeeded("Evaluator") else []
+        pushed = outputs.artifacts("ServingPusher", "pushed_model") if outputs.succeeded("ServingPusher") else []
+        return cls(
+            outputs=outputs,
+            ingestion=load_summaries(rejects_dir) if rejects_dir else None,
+            rejects_dir=rejects_dir,
+            examples_dir=outputs.uri(EXAMPLE_GEN, "examples"),
+            splits=split_counts(statistics_dir) if statistics_dir else {},
+            anomalies=describe_anomalies(load_anomalies(anomalies_dir)) if anomalies_dir else [],
+            model_dir=done("Trainer", "model"),
+            model_run_dir=outputs.uri("Trainer", "model_run"),
+            evaluation_dir=done("Evaluator", "evaluation"),
+            blessed=bool(blessing[0].custom_properties["blessed"].int_value) if blessing else None,
+            baseline_evaluation_dir=done(BASELINE_EVALUATOR, "evaluation"),
+            pushed_model=(pushed[0].custom_properties["pushed_destination"].string_value
+                          if pushed and pushed[0].custom_properties["pushed"].int_value else None),
+        )
+
+    def uri(self, node: str, key: str) -> Optional[str]:
+        """Any other output's directory (RunOutputs.uri)."""
+        return self.outputs.uri(node, key)
+
+    @property
+    def serving_model_dir(self) -> Optional[str]:
+        """The trained model's SavedModel (TFX's Format-Serving directory)."""
+        return path_utils.serving_model_path(self.model_dir) if self.model_dir else None
+
+    def trained_config(self) -> Optional[dict[str, Any]]:
+        return trained_model_config(self.model_dir) if self.model_dir else None
+
+    def history(self) -> Optional[dict[str, list[float]]]:
+        return training_history(self.model_run_dir)
+
+    def evaluation(self, min_slice_size: int = 1) -> dict[str, dict[str, float]]:
+        """The Evaluator's metrics by slice (evaluation/results.py), empty without an evaluation."""
+        return slice_metrics(self.evaluation_dir, min_slice_size) if self.evaluation_dir else {}
+
+    def baseline_evaluation(self) -> dict[str, float]:
+        """The baseline's overall metrics, empty without them."""
+        if not self.baseline_evaluation_dir:
+            return {}
+        return slice_metrics(self.baseline_evaluation_dir).get(OVERALL, {})
+
+
+def read_run(store: metadata_store.MetadataStore, mark: int, pipeline_root: str) -> RunResult:
+    """What the run started after `mark` (execution_mark) produced."""
+    return RunResult.from_outputs(RunOutputs.since(store, mark, pipeline_root))
+
+
+def latest_run(output_dir: str) -> RunResult:
+    """The newest successful output of every component under a run's --output directory (what
+    `sparsectr report` shows)."""
+    layout = PipelineConfig(data="", output_dir=output_dir)
+    if not os.path.exists(layout.metadata_path):
+        raise FileNotFoundError(f"{output_dir}: no {os.path.basename(layout.metadata_path)}; give the --output "
+                                "directory of a `sparsectr run`")
+    return RunResult.from_outputs(RunOutputs.latest(open_store(layout.metadata_path), layout.pipeline_root))
