@@ -18,8 +18,8 @@ PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT)
 
 import models  # noqa: E402,F401  (selects Keras 2 before TensorFlow loads)
-from models.example_bytes import serialize_row  # noqa: E402
 from models.criteo_rows import STANDARD_TSV, decode_line, parse_line  # noqa: E402
+from models.example_bytes import serialize_row  # noqa: E402
 from models.serving_contract import row_to_example  # noqa: E402
 
 KAGGLE = os.path.join(os.path.dirname(PROJECT), "shared", "data", "criteo", "kaggle_train_head10k.tsv")

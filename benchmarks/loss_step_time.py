@@ -31,8 +31,8 @@ from models import features  # noqa: E402
 from models.dcn import build_dcn_v2  # noqa: E402
 from models.diagnostics import with_diagnostics  # noqa: E402
 from models.hparams import ModelConfig  # noqa: E402
-from models.sizing import SPEC_SETTINGS  # noqa: E402
 from models.losses import LOSSES  # noqa: E402
+from models.sizing import SPEC_SETTINGS  # noqa: E402
 from models.trainer import compile_model  # noqa: E402
 
 BATCH = 4096

@@ -30,10 +30,10 @@ quiet_environment()
 import numpy as np  # noqa: E402
 from sklearn.metrics import log_loss, roc_auc_score  # noqa: E402
 
+from benchmarks import baselines  # noqa: E402
 from models.criteo_rows import STANDARD_TSV, decode_line, parse_line  # noqa: E402
 from models.serving_contract import MODEL_LOGIT_KEY, PROBABILITY_KEY  # noqa: E402
 from pipeline.config import PipelineConfig  # noqa: E402
-from benchmarks import baselines  # noqa: E402
 from sparsectr.run import run  # noqa: E402
 from sparsectr.serving import predict_outputs  # noqa: E402
 

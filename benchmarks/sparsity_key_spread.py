@@ -24,9 +24,9 @@ import models  # noqa: E402,F401  (selects Keras 2 before TensorFlow loads)
 import numpy as np
 
 from models import features
+from models.criteo_rows import read_rows
 from models.hparams import ModelConfig
 from synthetic import generator
-from models.criteo_rows import read_rows
 
 
 def bucket_entropy(rows: list[dict], name: str, beta: float, config: ModelConfig, rng: np.random.Generator

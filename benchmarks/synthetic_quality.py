@@ -31,14 +31,14 @@ quiet_environment()
 import numpy as np  # noqa: E402
 from sklearn.metrics import log_loss, roc_auc_score  # noqa: E402
 
-from models.hparams import ModelConfig  # noqa: E402
-from pipeline.config import PipelineConfig  # noqa: E402
 from benchmarks import baselines  # noqa: E402
-from synthetic import generator  # noqa: E402
 from models.criteo_rows import read_rows  # noqa: E402
+from models.hparams import ModelConfig  # noqa: E402
+from models.serving_contract import MODEL_LOGIT_KEY, PROBABILITY_KEY  # noqa: E402
+from pipeline.config import PipelineConfig  # noqa: E402
 from sparsectr.run import run  # noqa: E402
 from sparsectr.serving import predict_outputs  # noqa: E402
-from models.serving_contract import MODEL_LOGIT_KEY, PROBABILITY_KEY  # noqa: E402
+from synthetic import generator  # noqa: E402
 
 LR_C_GRID = (0.03, 0.1, 0.3, 1.0)
 

@@ -6,13 +6,13 @@ from typing import Optional, Sequence
 
 import tensorflow_model_analysis as tfma
 
+from evaluation import auc_metric
+from evaluation.thresholds import BlessingThresholds
 from models import features
 from models.preprocessing import WEIGHT_KEY
 from models.serving_contract import PROBABILITY_KEY
 from models.slices import slice_key
 from models.sparsity import SPARSITY_BUCKET_KEY
-from evaluation import auc_metric
-from evaluation.thresholds import BlessingThresholds
 
 CALIBRATION_PLOT_BUCKETS = 1000
 AUC_METRIC = auc_metric.ExactAUC.__name__

@@ -16,9 +16,9 @@ from absl import logging
 from tfx import v1 as tfx
 
 from models import features
+from models import resume
 from models.calibration import calibrated_logit, fit_calibration
 from models.dcn import build_dcn_v2
-from models import resume
 from models.diagnostics import with_diagnostics
 from models.distribute import is_chief, shard_by_data, training_strategy, writable_dir
 from models.hparams import MONITORS, ModelConfig

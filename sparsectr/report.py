@@ -20,10 +20,10 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from models.trainer import TRAINING_KEY
 from evaluation.results import (BUCKET_SLICE_PREFIX, EXAMPLE_COUNT, OVERALL, WEIGHTED_LOGLOSS, auc_interval,
-                                   calibration_buckets, clicks, format_table, slice_metrics, sparsity_description,
-                                   sparsity_rows, wilson_interval)
+                                calibration_buckets, clicks, format_table, sparsity_description, sparsity_rows,
+                                wilson_interval)
+from models.trainer import TRAINING_KEY
 from pipeline.run_result import latest_run
 from sparsectr.diagnostics_plots import save_figure
 from sparsectr.run import training_summary

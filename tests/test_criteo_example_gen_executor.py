@@ -10,8 +10,8 @@ import pytest
 import tensorflow as tf
 
 from components.criteo_example_gen import executor
-from models.criteo_rows import HeaderError
 from models import features
+from models.criteo_rows import HeaderError
 
 HEADER = ["label"] + list(features.FEATURE_KEYS)
 

@@ -9,9 +9,9 @@ import tensorflow_recommenders as tfrs
 
 from models import features
 from models.dcn import build_dcn_v2
-from models.sizing import SPEC_SETTINGS
 from models.hparams import ModelConfig
 from models.losses import LOSSES
+from models.sizing import SPEC_SETTINGS
 
 SIZES = {name: 7 for name in features.FEATURE_KEYS}
 X0_DIM = len(features.FEATURE_KEYS) * 4

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import pytest
 
-from models.example_bytes import serialize_row
-from models.criteo_rows import STANDARD_TSV, decode_line, parse_line
 from models import features
+from models.criteo_rows import STANDARD_TSV, decode_line, parse_line
+from models.example_bytes import serialize_row
 from conftest import KAGGLE_TSV
 from models.serving_contract import row_to_example
 

@@ -18,13 +18,13 @@ from sklearn.metrics import roc_auc_score
 from tfx import v1 as tfx
 from tfx.utils import path_utils
 
-from models.serving_contract import ASSETS_EXTRA, CONFIG_FILE
-from synthetic import generator
 from benchmarks.baselines import labels
-from sparsectr.cli import main
 from models.criteo_rows import read_rows
+from models.serving_contract import ASSETS_EXTRA, CONFIG_FILE
+from sparsectr.cli import main
 from sparsectr.experiment import CELLS_DIR, dataset_name
 from sparsectr.serving import predict_probabilities
+from synthetic import generator
 
 pytestmark = pytest.mark.slow
 

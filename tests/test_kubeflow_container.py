@@ -20,10 +20,10 @@ import pytest
 import tensorflow as tf
 from sklearn.metrics import roc_auc_score
 
+from models.criteo_rows import read_rows
 from models.hparams import default_alpha
 from models.serving_contract import ASSETS_EXTRA, CONFIG_FILE, PROBABILITY_KEY, serialized_examples
 from sparsectr.cli import main
-from models.criteo_rows import read_rows
 from conftest import KAGGLE_TSV, PROJECT_ROOT
 
 pytestmark = [pytest.mark.container, pytest.mark.slow]

@@ -33,8 +33,8 @@ import tensorflow as tf
 from ml_metadata.proto import metadata_store_pb2
 from sklearn.metrics import roc_auc_score
 
-from models.criteo_rows import STANDARD_TSV, decode_line, parse_line
 from models import resume
+from models.criteo_rows import STANDARD_TSV, decode_line, parse_line
 from models.diagnostics import BATCHES_FILE
 from models.hparams import AUXILIARY_LOSSES, ModelConfig
 from models.local_fn_args import local_fn_args
@@ -42,12 +42,12 @@ from models.losses import LOSSES
 from models.serving_contract import CONFIG_FILE, LOGIT_KEY, PROBABILITY_KEY
 from models.trainer import DIAGNOSTICS_DIR, HISTORY_FILE, TRAINING_KEY, run_fn
 from conftest import in_memory_beam_args
+from models.serving_contract import serialized_examples
 from pipeline.config import PipelineConfig
-from synthetic import generator
+from pipeline.run_result import RunOutputs, execution_mark, latest_run, open_store, trained_model_config
 from sparsectr.cli import main
 from sparsectr.run import format_summary, run
-from pipeline.run_result import RunOutputs, execution_mark, latest_run, open_store, trained_model_config
-from models.serving_contract import serialized_examples
+from synthetic import generator
 
 pytestmark = pytest.mark.slow
 

@@ -36,8 +36,8 @@ from sklearn.metrics import log_loss, roc_auc_score
 from tensorflow_serving.apis import prediction_log_pb2
 
 from conftest import in_memory_beam_args
-from models.criteo_rows import STANDARD_TSV, decode_line, parse_line
 from models import features
+from models.criteo_rows import STANDARD_TSV, decode_line, parse_line
 from models.dcn import CapIds
 from models.hparams import ModelConfig
 from models.serving_contract import (ASSETS_EXTRA, PROBABILITY_KEY, RAW_SIGNATURE, SERVING_SIGNATURE,
@@ -46,9 +46,9 @@ from models.slices import MISSING_SLICE_VALUE
 from models.sparsity import bucket_names
 from numpy_references import delong, sparsity_buckets
 from pipeline.config import PipelineConfig
+from pipeline.run_result import RunOutputs, latest_run, open_store
 from sparsectr.cli import main
 from sparsectr.run import format_summary, run
-from pipeline.run_result import RunOutputs, latest_run, open_store
 
 pytestmark = pytest.mark.slow
 

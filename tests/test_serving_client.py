@@ -17,10 +17,10 @@ import tensorflow as tf
 from tensorflow_serving.apis import predict_pb2, prediction_service_pb2_grpc
 
 from models import features
-from sparsectr import serving_client
-from sparsectr.cli import main
 from models.criteo_rows import read_rows
 from models.serving_contract import serialized_examples
+from sparsectr import serving_client
+from sparsectr.cli import main
 
 ROWS = 7
 

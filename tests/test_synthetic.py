@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from models.criteo_rows import STANDARD_TSV, decode_line, parse_line
-from models import features
 from benchmarks import baselines
+from models import features
+from models.criteo_rows import STANDARD_TSV, decode_line, parse_line
 from sparsectr import cli
 from synthetic import generator
 from synthetic.profile import column_statistics, read_rows

@@ -13,8 +13,8 @@ from tfx.types import standard_component_specs
 from tfx.utils import proto_utils
 
 from components.run_settings.spec import BLESSING_SETTINGS, MODEL_SETTINGS, TUNED_ALPHA
-from models.hparams import MODEL_CONFIG_KEY, ModelConfig
 from evaluation.config import set_blessing_thresholds
+from models.hparams import MODEL_CONFIG_KEY, ModelConfig
 
 
 def _take(exec_properties: dict[str, Any], names) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -20,8 +20,8 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import io_utils
 
 from components.serving_pusher.spec import EVALUATION_KEY, MIN_SLICE_SIZE_KEY, SERVING_DIR_KEY
-from models.serving_contract import ASSETS_EXTRA
 from evaluation.results import slice_metrics
+from models.serving_contract import ASSETS_EXTRA
 
 EVALUATION_FILE = "evaluation.json"
 SAVED_MODEL_FILE = "saved_model.pb"
