@@ -83,3 +83,13 @@ def test_every_layer_selects_legacy_keras_without_the_command_line(layer):
                             env=env, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["1", "False"]
+
+
+def test_the_component_image_holds_every_layer():
+    """kubeflow/Dockerfile copies each package and .dockerignore lets it into the build context
+    (the image runs the components, which import the layers below them)."""
+    dockerfile = (PROJECT_ROOT / "kubeflow" / "Dockerfile").read_text().splitlines()
+    allowed = (PROJECT_ROOT / ".dockerignore").read_text().splitlines()
+    missing = [layer for layer in LAYERS
+               if f"COPY {layer} /app/{layer}" not in dockerfile or f"!{layer}" not in allowed]
+    assert not missing, f"packages missing from kubeflow/Dockerfile or .dockerignore: {missing}"
