@@ -21,7 +21,6 @@ Usage: .venv/bin/python benchmarks/serving_latency.py RUN_DIR [--data FILE] [--r
 from __future__ import annotations
 
 import argparse
-import itertools
 import json
 import os
 import sys
@@ -38,28 +37,19 @@ quiet_environment()
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from models.criteo_rows import decode_line, detect_layout, parse_line  # noqa: E402
+from models.criteo_rows import read_rows  # noqa: E402
 from models.serving_contract import (PROBABILITY_KEY, RAW_SIGNATURE, SERVING_SIGNATURE, EXAMPLES_INPUT,  # noqa: E402
                                      raw_columns, serialized_examples)
 from pipeline.config import PipelineConfig  # noqa: E402
 from sparsectr import serving_client  # noqa: E402
-from sparsectr.run import DEFAULT_POSITIVE_RATE, DEFAULT_ROWS  # noqa: E402
+from sparsectr.run import default_dataset_path  # noqa: E402
 
 BATCHES = (1, 32, 256)
 GOALS_MS = {1: 5.0, 256: 50.0}  # p99 goals by batch size
 
 
-def read_head(path: str, rows: int) -> list[dict]:
-    """The first `rows` parsed rows of a TSV/CSV file (bad lines raise, naming the line)."""
-    with open(path, "rb") as f:
-        lines = [decode_line(raw) for raw in itertools.islice(f, rows + 1)]
-    layout = detect_layout(lines[0], "auto", source=path)
-    body = lines[1:] if layout.has_header else lines[:rows]
-    return [parse_line(line, layout) for line in body]
-
-
 def latest_version(run_dir: str) -> str:
-    root = os.path.join(run_dir, "serving_model", PipelineConfig.model_name)
+    root = PipelineConfig(data="", output_dir=run_dir).serving_dir
     versions = [d for d in os.listdir(root) if d.isdigit()] if os.path.isdir(root) else []
     if not versions:
         raise SystemExit(f"{root}: no pushed model version; run `sparsectr run --output {run_dir}` first")
@@ -90,11 +80,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=300, help="timed requests per signature and batch size")
     parser.add_argument("--warmup", type=int, default=20)
     args = parser.parse_args()
-    data = args.data or os.path.join(args.run_dir, "data", f"synthetic_{DEFAULT_ROWS}_{DEFAULT_POSITIVE_RATE}.tsv")
+    data = args.data or default_dataset_path(args.run_dir)
     version = latest_version(args.run_dir)
     model = tf.saved_model.load(version)
     signatures = {SERVING_SIGNATURE: model.signatures[SERVING_SIGNATURE], RAW_SIGNATURE: model.signatures[RAW_SIGNATURE]}
-    rows = read_head(data, 4096)
+    rows = read_rows(data, strict=True, limit=4096)
     print(f"model {version}; rows from {data}; {args.requests} timed requests each after {args.warmup} warm-up; "
           f"TensorFlow {tf.__version__}, {os.cpu_count()} cores, intra-op threads "
           f"{tf.config.threading.get_intra_op_parallelism_threads() or 'default'}\n")

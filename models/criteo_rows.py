@@ -220,14 +220,17 @@ def _parse_label(text: str, fields: list[str]) -> int:
     return value
 
 
-def read_rows(path: str, fmt: str = "auto", strict: bool = False) -> list[dict[str, Any]]:
-    """Parsed rows of a small local file (profiling, clients; ingestion uses Beam).
-    Bad lines are skipped, or with `strict` raise a ValueError naming file and line."""
+def read_rows(path: str, fmt: str = "auto", strict: bool = False, limit: Optional[int] = None
+              ) -> list[dict[str, Any]]:
+    """Parsed rows of a small local file, or its first `limit` (profiling, clients; ingestion uses
+    Beam). Bad lines are skipped, or with `strict` raise a ValueError naming file and line."""
     rows = []
     with open(path, "rb") as f:
         first = True
         layout = None
         for number, raw in enumerate(f, start=1):
+            if limit is not None and len(rows) >= limit:
+                break
             if first:
                 layout = detect_layout(decode_line(raw), fmt, source=path)
                 first = False

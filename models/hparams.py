@@ -67,6 +67,15 @@ def setting(default: Any, help: str, choices: Optional[Sequence[str]] = None, fl
     return dataclasses.field(default=default, metadata=metadata)
 
 
+def check_choices(settings: Any) -> None:
+    """Raises naming the field when a field declared with `choices` holds another value."""
+    for field in dataclasses.fields(settings):
+        choices = field.metadata.get("choices")
+        value = getattr(settings, field.name)
+        if choices is not None and value not in choices:
+            raise ValueError(f"{field.name}: expected one of {', '.join(choices)}, got {value!r}")
+
+
 SIZED = "sized to the training data, models/sizing.py"
 
 
@@ -147,18 +156,11 @@ class ModelConfig:
         if self.sparsity_smoothing <= 0:
             raise ValueError(f"sparsity_smoothing: expected a positive number of pseudo-examples, "
                              f"got {self.sparsity_smoothing}")
-        if self.structure not in STRUCTURES:
-            raise ValueError(f"structure: expected one of {STRUCTURES}, got {self.structure!r}")
         if not 0.0 < self.beta <= 1.0:
             raise ValueError(f"beta: expected 0 < beta <= 1 (SPEC section 2), got {self.beta}")
-        if self.monitor not in MONITORS:
-            raise ValueError(f"monitor: expected one of {', '.join(MONITORS)}, got {self.monitor!r}")
-        if self.calibration not in CALIBRATIONS:
-            raise ValueError(f"calibration: expected one of {', '.join(CALIBRATIONS)}, got {self.calibration!r}")
-        if self.distribution not in DISTRIBUTIONS:
-            raise ValueError(f"distribution: expected one of {', '.join(DISTRIBUTIONS)}, got {self.distribution!r}")
-        if self.loss not in LOSS_NAMES:
+        if self.loss not in LOSS_NAMES:  # a wrong name is the likeliest mistake: the names sorted
             raise ValueError(f"loss: unknown {self.loss!r}; available: {', '.join(sorted(LOSS_NAMES))}")
+        check_choices(self)
         if self.alpha is not None and not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha: expected 0 <= alpha <= 1, got {self.alpha}")
         if self.tau <= 0:

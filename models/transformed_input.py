@@ -5,9 +5,8 @@ for the same files, batch size, shuffle and seed: the files listed (and shuffled
 read one after another, the records shuffled in a buffer of SHUFFLE_BUFFER, batched, parsed
 (tests/test_transformed_input.py compares the two). What differs is how the files are read:
 TFXIO puts them through tf.data's parallel interleave, which hands every record from a reader
-thread to the consumer and, in deterministic order, still reads one file at a time. That handing
-over cost about 13 microseconds of CPU per record, against 2 for reading it (docs/PERFORMANCE.md),
-on cores the reader shares with the model.
+thread to the consumer and, in deterministic order, still reads one file at a time; that handing
+over is most of its CPU per record (docs/PERFORMANCE.md), on cores the reader shares with the model.
 """
 from __future__ import annotations
 

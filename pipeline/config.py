@@ -7,7 +7,7 @@ from pathlib import Path
 
 from evaluation.thresholds import BlessingThresholds
 from models.criteo_rows import DEFAULT_MAX_REJECT_FRACTION, FORMATS
-from models.hparams import ModelConfig, setting
+from models.hparams import ModelConfig, check_choices, setting
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 SCHEMA_DIR = PROJECT_ROOT / "schemas"
@@ -49,8 +49,7 @@ class PipelineConfig:
                                        "in the summary, the report and evaluation.json")
 
     def __post_init__(self):
-        if self.input_format not in FORMATS:
-            raise ValueError(f"input_format: expected one of {', '.join(FORMATS)}, got {self.input_format!r}")
+        check_choices(self)
         if self.min_slice_size < 1:
             raise ValueError(f"min_slice_size: expected a positive number of examples, got {self.min_slice_size}")
         if len(self.split_ratios) != len(SPLIT_NAMES) or min(self.split_ratios) < 1:

@@ -20,6 +20,7 @@ import dataclasses
 import glob
 import json
 import os
+from pathlib import Path
 from typing import Any, Optional
 
 import tensorflow as tf
@@ -100,12 +101,20 @@ class RunOutputs:
         it was writing (when it exists); None when the node did not run in this run."""
         artifacts = self.artifacts(node, key)
         if artifacts:
-            return artifacts[0].uri
+            return self._located(artifacts[0].uri)
         execution = self.executions.get(node)
         if execution is None:
             return None
         path = os.path.join(self.pipeline_root, node, key, str(execution.id))
         return path if os.path.isdir(path) else None
+
+    def _located(self, uri: str) -> str:
+        """An artifact's URI as a path from here. A run given a relative --output records relative
+        URIs, relative to where it ran; TFX writes every output at <pipeline root>/<node>/<output>/<id>,
+        so such a URI is found under this reader's pipeline root."""
+        if "://" in uri or os.path.isabs(uri):
+            return uri
+        return os.path.join(self.pipeline_root, *Path(uri).parts[-3:])
 
     def producer_seconds(self, node: str, key: str) -> Optional[float]:
         """Wall time of the execution that produced output `key` (not a cached re-use of it)."""
@@ -155,13 +164,13 @@ def training_history(model_run_dir: Optional[str]) -> Optional[dict[str, list[fl
 
 @dataclasses.dataclass
 class RunResult:
-    """What a run produced; None (or empty) where a step did not run in it or failed."""
+    """What a run produced: the outputs' directories and states from ML Metadata, None where a step
+    did not run in it or failed; their contents are read on demand (the methods)."""
     outputs: RunOutputs
-    ingestion: Optional[dict[str, Any]]  # CriteoExampleGen's rows, examples, positives, rejects by reason
-    rejects_dir: Optional[str]
+    rejects_dir: Optional[str]  # CriteoExampleGen's rejects, also of a failed run
     examples_dir: Optional[str]
-    splits: dict[str, dict[str, int]]  # examples and positives per split (StatisticsGen)
-    anomalies: list[dict[str, Any]]  # ExampleValidator's, described
+    statistics_dir: Optional[str]
+    anomalies_dir: Optional[str]
     model_dir: Optional[str]  # a successful Trainer's model artifact
     model_run_dir: Optional[str]  # the Trainer's run directory (history, diagnostics), even of a failed one
     evaluation_dir: Optional[str]  # a successful Evaluator's
@@ -174,18 +183,14 @@ class RunResult:
         def done(node: str, key: str) -> Optional[str]:
             return outputs.uri(node, key) if outputs.succeeded(node) else None
 
-        rejects_dir = outputs.uri(EXAMPLE_GEN, "rejects") or outputs.uri(EXAMPLE_GEN, FAILED_REJECTS_DIR)
-        statistics_dir = outputs.uri("StatisticsGen", "statistics")
-        anomalies_dir = outputs.uri("ExampleValidator", "anomalies")
         blessing = outputs.artifacts("Evaluator", "blessing") if outputs.succeeded("Evaluator") else []
         pushed = outputs.artifacts("ServingPusher", "pushed_model") if outputs.succeeded("ServingPusher") else []
         return cls(
             outputs=outputs,
-            ingestion=load_summaries(rejects_dir) if rejects_dir else None,
-            rejects_dir=rejects_dir,
+            rejects_dir=outputs.uri(EXAMPLE_GEN, "rejects") or outputs.uri(EXAMPLE_GEN, FAILED_REJECTS_DIR),
             examples_dir=outputs.uri(EXAMPLE_GEN, "examples"),
-            splits=split_counts(statistics_dir) if statistics_dir else {},
-            anomalies=describe_anomalies(load_anomalies(anomalies_dir)) if anomalies_dir else [],
+            statistics_dir=outputs.uri("StatisticsGen", "statistics"),
+            anomalies_dir=outputs.uri("ExampleValidator", "anomalies"),
             model_dir=done("Trainer", "model"),
             model_run_dir=outputs.uri("Trainer", "model_run"),
             evaluation_dir=done("Evaluator", "evaluation"),
@@ -203,6 +208,18 @@ class RunResult:
     def serving_model_dir(self) -> Optional[str]:
         """The trained model's SavedModel (TFX's Format-Serving directory)."""
         return path_utils.serving_model_path(self.model_dir) if self.model_dir else None
+
+    def ingestion(self) -> Optional[dict[str, Any]]:
+        """CriteoExampleGen's rows, examples, positives and rejects by reason."""
+        return load_summaries(self.rejects_dir) if self.rejects_dir else None
+
+    def splits(self) -> dict[str, dict[str, int]]:
+        """Examples and positives per split (StatisticsGen)."""
+        return split_counts(self.statistics_dir) if self.statistics_dir else {}
+
+    def anomalies(self) -> list[dict[str, Any]]:
+        """ExampleValidator's anomalies, described."""
+        return describe_anomalies(load_anomalies(self.anomalies_dir)) if self.anomalies_dir else []
 
     def trained_config(self) -> Optional[dict[str, Any]]:
         return trained_model_config(self.model_dir) if self.model_dir else None

@@ -24,11 +24,16 @@ DEFAULT_POSITIVE_RATE = 0.03
 DEFAULT_SEED = 0
 
 
+def default_dataset_path(output_dir: str) -> str:
+    """Where `sparsectr run` without --data writes the default synthetic dataset."""
+    return os.path.join(output_dir, "data", f"synthetic_{DEFAULT_ROWS}_{DEFAULT_POSITIVE_RATE}.tsv")
+
+
 def default_dataset(output_dir: str, progress=None) -> str:
     """Generates (once) the default synthetic dataset under `output_dir/data`."""
     from synthetic import generator
 
-    path = os.path.join(output_dir, "data", f"synthetic_{DEFAULT_ROWS}_{DEFAULT_POSITIVE_RATE}.tsv")
+    path = default_dataset_path(output_dir)
     if not os.path.exists(path):
         generator.generate_to_path(DEFAULT_ROWS, DEFAULT_POSITIVE_RATE, DEFAULT_SEED, path, with_truth=True,
                                    progress=progress)

@@ -85,11 +85,12 @@ def test_every_layer_selects_legacy_keras_without_the_command_line(layer):
     assert result.stdout.split() == ["1", "False"]
 
 
-def test_the_component_image_holds_every_layer():
-    """kubeflow/Dockerfile copies each package and .dockerignore lets it into the build context
-    (the image runs the components, which import the layers below them)."""
+def test_the_install_and_the_component_image_hold_every_layer():
+    """setup.py packages each layer, kubeflow/Dockerfile copies it and .dockerignore lets it into the
+    build context (the image runs the components, which import the layers below them)."""
+    setup = (PROJECT_ROOT / "setup.py").read_text()
     dockerfile = (PROJECT_ROOT / "kubeflow" / "Dockerfile").read_text().splitlines()
     allowed = (PROJECT_ROOT / ".dockerignore").read_text().splitlines()
-    missing = [layer for layer in LAYERS
-               if f"COPY {layer} /app/{layer}" not in dockerfile or f"!{layer}" not in allowed]
-    assert not missing, f"packages missing from kubeflow/Dockerfile or .dockerignore: {missing}"
+    missing = [layer for layer in LAYERS if f'"{layer}*"' not in setup
+               or f"COPY {layer} /app/{layer}" not in dockerfile or f"!{layer}" not in allowed]
+    assert not missing, f"packages missing from setup.py, kubeflow/Dockerfile or .dockerignore: {missing}"

@@ -11,6 +11,7 @@ from models.criteo_rows import (
     detect_layout,
     parse_integer,
     parse_line,
+    read_rows,
 )
 from models import features
 
@@ -132,3 +133,12 @@ def test_explicit_formats():
     assert detect_layout(",".join(HEADER), fmt="csv").delimiter == ","
     with pytest.raises(ValueError, match="format must be one of"):
         detect_layout(tsv(), fmt="parquet")
+
+
+def test_read_rows_stops_after_limit_rows_past_the_header(tmp_path):
+    lines = [tsv(label=str(i % 2), ints=[str(i)] + [""] * 12) for i in range(7)]
+    headed = tmp_path / "rows.csv"
+    headed.write_text(",".join(HEADER) + "\n" + "\n".join(line.replace("\t", ",") for line in lines) + "\n")
+    rows = read_rows(str(headed), limit=3)
+    assert [(r["label"], r["I1"]) for r in rows] == [(0, 0), (1, 1), (0, 2)]
+    assert len(read_rows(str(headed))) == 7 and len(read_rows(str(headed), limit=100)) == 7
