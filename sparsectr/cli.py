@@ -12,13 +12,14 @@ import tempfile
 from typing import Optional, Sequence
 
 import models  # noqa: F401  (selects Keras 2 before TensorFlow loads: models/runtime.py)
+from evaluation.thresholds import BlessingThresholds
 from models.hparams import SEQUENCE_FIELDS, ModelConfig
 from pipeline.config import PipelineConfig
 from sparsectr import flags
 from sparsectr.progress import component_progress, quiet_environment
 
 # PipelineConfig's flags of the commands that train: where to push, when to bless, what to show.
-BLESSING_FIELDS = ("push_dir", "min_auc", "auc_tolerance", "logloss_tolerance", "min_slice_size")
+BLESSING_FIELDS = ("push_dir", *(f.name for f in dataclasses.fields(BlessingThresholds)), "min_slice_size")
 
 
 def _write_json(path: Optional[str], payload) -> None:

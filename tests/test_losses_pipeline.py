@@ -39,10 +39,9 @@ from models.diagnostics import BATCHES_FILE
 from models.hparams import AUXILIARY_LOSSES, ModelConfig
 from models.local_fn_args import local_fn_args
 from models.losses import LOSSES
-from models.serving_contract import CONFIG_FILE, LOGIT_KEY, PROBABILITY_KEY
+from models.serving_contract import CONFIG_FILE, LOGIT_KEY, PROBABILITY_KEY, serialized_examples
 from models.trainer import DIAGNOSTICS_DIR, HISTORY_FILE, TRAINING_KEY, run_fn
 from conftest import in_memory_beam_args
-from models.serving_contract import serialized_examples
 from pipeline.config import PipelineConfig
 from pipeline.run_result import RunOutputs, execution_mark, latest_run, open_store, trained_model_config
 from sparsectr.cli import main

@@ -9,16 +9,20 @@ change nothing, so the local runners keep the stock behaviour and cache.
 """
 from __future__ import annotations
 
+import typing
+
 from tfx.types import standard_component_specs
 from tfx.types.component_spec import ExecutionParameter
+
+from evaluation.thresholds import BlessingThresholds
 
 # Model settings (models/hparams.py ModelConfig fields) a run may set, with their types.
 MODEL_SETTINGS: dict[str, type] = {"loss": str, "alpha": float, "beta": float, "epochs": int, "seed": int}
 # A run parameter cannot be "unset" on Kubeflow, so alpha takes this value to mean
 # "the loss's tuned value at the run's beta" (ModelConfig.alpha = None).
 TUNED_ALPHA = -1.0
-# Blessing thresholds (pipeline/config.py PipelineConfig fields) a run may set.
-BLESSING_SETTINGS: dict[str, type] = {"min_auc": float, "auc_tolerance": float, "logloss_tolerance": float}
+# Blessing thresholds a run may set: every one (evaluation/thresholds.py), with its type.
+BLESSING_SETTINGS: dict[str, type] = typing.get_type_hints(BlessingThresholds)
 
 
 def _optional(settings: dict[str, type]) -> dict[str, ExecutionParameter]:
