@@ -1,6 +1,6 @@
 """CriteoExampleGen's tf.Example bytes built directly against protobuf, as a ratio in one run.
 
-Parses ROWS lines of the real Kaggle sample (../shared/data/criteo), then times, each on the same
+Parses ROWS lines of the real Kaggle sample (tests/data/criteo), then times, each on the same
 rows: protobuf (`row_to_example(row).SerializeToString(deterministic=True)`, models/serving_contract.py),
 the direct encoder (models/example_bytes.py), and the parsing of the lines
 (what every row costs before either). Checks that the bytes are identical.
@@ -18,11 +18,11 @@ PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, PROJECT)
 
 import models  # noqa: E402,F401  (selects Keras 2 before TensorFlow loads)
-from models.criteo_rows import STANDARD_TSV, decode_line, parse_line  # noqa: E402
+from models.criteo_rows import STANDARD_TSV, decode_line, open_local, parse_line  # noqa: E402
 from models.example_bytes import serialize_row  # noqa: E402
 from models.serving_contract import row_to_example  # noqa: E402
 
-KAGGLE = os.path.join(os.path.dirname(PROJECT), "shared", "data", "criteo", "kaggle_train_head10k.tsv")
+KAGGLE = os.path.join(PROJECT, "tests", "data", "criteo", "kaggle_train_head10k.tsv.gz")  # README there
 
 
 def _best(function, repeat: int) -> float:
@@ -39,7 +39,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=10_000)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    with open(KAGGLE, "rb") as f:
+    with open_local(KAGGLE) as f:
         lines = f.readlines()[: args.rows]
     rows = [parse_line(decode_line(line), STANDARD_TSV) for line in lines]
     if any(serialize_row(r) != row_to_example(r).SerializeToString(deterministic=True) for r in rows):

@@ -1,5 +1,5 @@
 """Training step time of each loss as a ratio to BCE's, and the overhead of
-gradient diagnostics, in one run: the default DCN-V2 (SPEC 5) at batch 4096.
+gradient diagnostics, in one run: the default DCN-V2 (docs/SCIENCE.md §5) at batch 4096.
 
 The model sees fixed batches of random ids with 3% positives (the step's cost
 does not depend on the values), vocabulary sizes like the default synthetic

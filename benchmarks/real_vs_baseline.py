@@ -33,13 +33,14 @@ from sklearn.metrics import log_loss, roc_auc_score  # noqa: E402
 from benchmarks import baselines  # noqa: E402
 from models.criteo_rows import STANDARD_TSV, decode_line, parse_line  # noqa: E402
 from models.serving_contract import MODEL_LOGIT_KEY, PROBABILITY_KEY  # noqa: E402
+from models.criteo_rows import open_local  # noqa: E402
 from pipeline.config import PipelineConfig  # noqa: E402
 from sparsectr.run import run  # noqa: E402
 from sparsectr.serving import predict_outputs  # noqa: E402
 
-SAMPLES = ("kaggle_train_head10k.tsv", "criteo1tb_day0_head10k.tsv")
+SAMPLES = ("kaggle_train_head10k.tsv.gz", "criteo1tb_day0_head10k.tsv.gz")
 LR_C_GRID = (0.01, 0.03, 0.1, 0.3)
-SHARED = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "criteo")
+SAMPLES_DIR = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "criteo")  # README there
 
 
 def _scores(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
@@ -89,11 +90,11 @@ def main() -> None:
     parser.add_argument("--out", default="/tmp/sparsectr-real")
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--samples", default=",".join(SAMPLES))
-    parser.add_argument("--shared", default=SHARED, help="the folder with the real Criteo samples")
+    parser.add_argument("--samples-dir", default=SAMPLES_DIR, help="the folder with the real Criteo samples")
     args = parser.parse_args()
     table = []
     for sample in args.samples.split(","):
-        with open(os.path.join(args.shared, sample), "rb") as f:
+        with open_local(os.path.join(args.samples_dir, sample)) as f:
             lines = f.read().splitlines(keepends=True)
         out = os.path.join(args.out, sample.split(".")[0])
         folds = []

@@ -10,7 +10,7 @@ every row lands in one bucket, ln 7 = 1.95 at most. Also printed: the share
 of rows where the feature is missing and its number of distinct values.
 
 Usage:
-  .venv/bin/python benchmarks/sparsity_key_spread.py --real ../shared/data/criteo/kaggle_train_head10k.tsv \
+  .venv/bin/python benchmarks/sparsity_key_spread.py --real tests/data/criteo/kaggle_train_head10k.tsv.gz \
       --real-beta 0.1 --generated-rows 50000 --positive-rate 0.03
 """
 from __future__ import annotations
@@ -54,7 +54,7 @@ def bucket_entropy(rows: list[dict], name: str, beta: float, config: ModelConfig
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--real", required=True, help="raw Criteo rows (TSV or CSV)")
-    parser.add_argument("--real-beta", type=float, default=0.1, help="beta applied to the real rows (SPEC 2)")
+    parser.add_argument("--real-beta", type=float, default=0.1, help="beta applied to the real rows (docs/SCIENCE.md §2)")
     parser.add_argument("--generated-rows", type=int, default=50_000)
     parser.add_argument("--positive-rate", type=float, default=0.03)
     parser.add_argument("--seed", type=int, default=0)

@@ -108,7 +108,7 @@ def eval_config(slice_features: Sequence[str] = (), thresholds: Optional[Blessin
             tfma.MetricsSpec(
                 metrics=[
                     tfma.MetricConfig(class_name="ExampleCount"),
-                    # AUC is the same weighted or not: beta weighs every positive alike (SPEC 2).
+                    # AUC is the same weighted or not: beta weighs every positive alike (docs/SCIENCE.md §2).
                     tfma.MetricConfig(class_name=AUC_METRIC, module=auc_metric.__name__,
                                       per_slice_thresholds=per_slice(AUC_METRIC)),
                     tfma.MetricConfig(class_name="BinaryCrossentropy"),

@@ -1,7 +1,7 @@
 """DCN-V2 (Wang et al. 2021) on TensorFlow Recommenders' cross layers.
 
 One embedding per field (39 fields, `embedding_dim` each), concatenated into
-x0. Parallel structure (SPEC 5 default): a cross network of `cross_layers`
+x0. Parallel structure (docs/SCIENCE.md §5 default): a cross network of `cross_layers`
 `tfrs.layers.dcn.Cross` layers (x_{l+1} = x0 * (W x_l + b) + x_l) beside a
 ReLU DNN with dropout, concatenated into one linear output. Stacked: the DNN
 on top of the cross network. `cross_projection_dim > 0` makes W low-rank.

@@ -1,4 +1,4 @@
-"""Gradient diagnostics (SPEC section 4), off unless `ModelConfig.diagnostics`.
+"""Gradient diagnostics (docs/SCIENCE.md §4), off unless `ModelConfig.diagnostics`.
 
 `DiagnosedModel` runs the usual train step, but takes the gradient of the
 whole loss (1/N, weights, regularisers included) with respect to the model's

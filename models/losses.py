@@ -1,8 +1,8 @@
-"""Training losses as tf.keras.losses, looked up by name (SPEC section 3).
+"""Training losses as tf.keras.losses, looked up by name (docs/SCIENCE.md §3).
 
 Every loss takes labels y in {0, 1} and logits z (shape [N] or [N, 1]) and
 per-example weights w through Keras' `sample_weight` (beta for positives, 1 for
-negatives, SPEC 2; all 1 when no weights are given). Conventions:
+negatives, docs/SCIENCE.md §2; all 1 when no weights are given). Conventions:
 
 - BCE is normalised by the batch size N, not by sum(w):
   L_BCE = (1/N) * sum_i w_i * bce(y_i, sigmoid(z_i)).
@@ -213,7 +213,7 @@ class JRC(_SparseCTRLoss):
 def supervised_contrastive(y: tf.Tensor, h: tf.Tensor, tau: float, anchors: Optional[tf.Tensor] = None) -> tf.Tensor:
     """Mean over anchors i of (-1/|S(i)|) sum_{s in S(i)} log(exp(h_i.h_s/tau) / sum_{a != i} exp(h_i.h_a/tau)),
     S(i) = the other examples of the batch with i's label (an i with empty S(i) adds 0).
-    `anchors`: indices of the anchors i; by default every example (the SPEC's 1/N sum).
+    `anchors`: indices of the anchors i; by default every example (the paper's 1/N sum).
     Positive pairs and denominators always run over the whole batch.
 
     With two classes the positive-pair sum is h_i . (H_{y_i} - h_i), H_c the

@@ -16,7 +16,7 @@ Every one of the 39 fields becomes one id for an embedding lookup:
   unseen values share the OOV id V + 1; a missing value gets id 0. The
   Trainer may raise the minimum count (models/sizing.py): the model then
   caps ids at the last value counted often enough, plus one for OOV.
-- label: 0/1 as int64; weight: beta for positives, 1 for negatives (SPEC 2).
+- label: 0/1 as int64; weight: beta for positives, 1 for negatives (docs/SCIENCE.md §2).
 - sparsity_bucket: the example's sparsity bucket (models/sparsity.py), and
   slice_<name>: the raw value of each of `slice_features` (models/slices.py),
   for TFMA's slices; not model inputs.

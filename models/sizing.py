@@ -1,12 +1,12 @@
 """Training settings sized to the training data, for the ones the user leaves unset.
 
-The SPEC's settings (batch 4096, embedding L2 1e-5, dropout 0.1, vocabulary
+The paper's settings (batch 4096, embedding L2 1e-5, dropout 0.1, vocabulary
 minimum count 2) are tuned for Criteo_x1's 33M rows. On a few thousand rows
 they give a handful of steps per epoch and a model that overfits rare values
 before it learns common ones. The Trainer counts its training rows and
 positives (one pass over Transform's output) and fills each unset setting
-with the rule below; every rule reaches the SPEC's value on large data, so a
-large run gets the SPEC's model. docs/PERFORMANCE.md ("Settings sized to the
+with the rule below; every rule reaches the paper's value on large data, so a
+large run gets the paper's model. docs/PERFORMANCE.md ("Settings sized to the
 data") has the measurements the constants come from.
 
 - batch size: the power of two nearest examples / STEPS_PER_EPOCH, within
@@ -14,10 +14,10 @@ data") has the measurements the constants come from.
 - embedding L2: Keras adds the penalty once per step, so its weight against
   the data is l2 * steps / examples = l2 / batch per example. The rule keeps
   l2 / batch proportional to 1 / positives (clicks carry the signal):
-  L2_PER_POSITIVE * batch / positives, never below the SPEC's 1e-5.
+  L2_PER_POSITIVE * batch / positives, never below the paper's 1e-5.
 - vocabulary minimum count: values seen fewer times than
   MIN_COUNT_PER_POSITIVE_SHARE ... share the OOV id; see `min_count`.
-- dropout: the SPEC's 0.1 (more did not help on validation at any size).
+- dropout: the paper's 0.1 (more did not help on validation at any size).
 Epochs (10) and patience (2) are not sized: early stopping keeps the best
 epoch, which came well before the cap at every size measured.
 """
@@ -37,7 +37,7 @@ SMALL_DATA_POSITIVES = 20_000  # below this many positives the minimum count ris
 SMALL_DATA_MIN_COUNT = 10
 
 SIZED_FIELDS = ("batch_size", "embedding_l2", "dropout", "categorical_min_count")
-# What the rule gives on large data: the SPEC's settings.
+# What the rule gives on large data: the paper's settings.
 SPEC_SETTINGS = {"batch_size": SPEC_BATCH_SIZE, "embedding_l2": SPEC_EMBEDDING_L2, "dropout": SPEC_DROPOUT,
                  "categorical_min_count": SPEC_MIN_COUNT}
 

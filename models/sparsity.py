@@ -2,7 +2,7 @@
 
 The key is one categorical (default C2, docs/EVALUATION.md says why) or a
 cross of two features. On the training split, each key value v gets the
-positive rate the model sees, positives weighing beta (SPEC 2), smoothed
+positive rate the model sees, positives weighing beta (docs/SCIENCE.md §2), smoothed
 towards the overall rate r0 with m pseudo-examples:
 
     rate(v) = (beta * pos(v) + m * r0) / (beta * pos(v) + neg(v) + m)

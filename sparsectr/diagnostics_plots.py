@@ -1,5 +1,5 @@
 """PNG plots of gradient diagnostics (models/diagnostics.py), one or more runs
-side by side: what the paper shows in its gradient figures (SPEC section 4).
+side by side: what the paper shows in its gradient figures (docs/SCIENCE.md §4).
 
 `sparsectr plot-diagnostics LABEL=DIR ... --out DIR` where each DIR is a
 Trainer run's `diagnostics/` directory (or a directory holding one).

@@ -98,7 +98,7 @@ def _per_loss(cells: Sequence[dict[str, Any]], metrics: Sequence[str]) -> list[d
     return rows
 
 
-# Losses in the paper's table order (SPEC 6), then the others.
+# Losses in the paper's table order (docs/SCIENCE.md §6), then the others.
 LOSS_ORDER = (*PAPER_RQ3, "focal")
 
 

@@ -7,7 +7,7 @@ seeds of both losses, and of the paired differences d = loss - BCE: their mean,
 a 95% t interval, the paired t-test p-value and the Wilcoxon signed-rank
 p-value (exact for small n: with 5 seeds its smallest two-sided p is 0.0625).
 
-A verdict compares the interval with the paper's effect size delta (SPEC 6):
+A verdict compares the interval with the paper's effect size delta (docs/SCIENCE.md §6):
 - reproduced: the interval lies on the paper's side of 0;
 - opposite: it lies on the other side;
 - not reproduced: it holds 0, and the minimum detectable effect (80% power,
@@ -23,7 +23,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 from scipy import stats
 
-# SPEC section 6: RQ3 at beta 0.1 on Criteo_x1 (test AUC, weighted BCE loss) and RQ4.
+# docs/SCIENCE.md §6: RQ3 at beta 0.1 on Criteo_x1 (test AUC, weighted BCE loss) and RQ4.
 PAPER_RQ3 = {
     "bce": {"auc": 0.81321, "logloss": 0.12152},
     "combined_pair": {"auc": 0.81398, "logloss": 0.12131},

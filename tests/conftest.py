@@ -1,7 +1,9 @@
-"""Shared test fixtures. Real Criteo rows are read from ../shared/data/criteo
-(never copied into the project)."""
+"""Shared test fixtures. Real Criteo rows come from the repository's gzip-compressed samples
+(tests/data/criteo/README.md: what they are and where they come from), unpacked once per session."""
 from __future__ import annotations
 
+import gzip
+import shutil
 from pathlib import Path
 
 import pytest
@@ -9,10 +11,16 @@ import pytest
 import models  # noqa: F401  (selects Keras 2 before TensorFlow loads)
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
-CRITEO_DIR = PROJECT_ROOT.parent / "shared" / "data" / "criteo"
-KAGGLE_TSV = CRITEO_DIR / "kaggle_train_head10k.tsv"
-TB_TSV = CRITEO_DIR / "criteo1tb_day0_head10k.tsv"
-KAGGLE_CSV = CRITEO_DIR / "kaggle_sample200_header.csv"
+SAMPLES_DIR = PROJECT_ROOT / "tests" / "data" / "criteo"
+SAMPLE_NAMES = ("kaggle_train_head10k.tsv", "criteo1tb_day0_head10k.tsv", "kaggle_sample200_header.csv")
+
+
+def unpack_samples(target: Path) -> Path:
+    """The real samples, uncompressed, in `target` (under the names the tests use)."""
+    for name in SAMPLE_NAMES:
+        with gzip.open(SAMPLES_DIR / f"{name}.gz", "rb") as src, open(target / name, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    return target
 
 
 def in_memory_beam_args() -> tuple[str, ...]:
@@ -25,10 +33,8 @@ def in_memory_beam_args() -> tuple[str, ...]:
 
 
 @pytest.fixture(scope="session")
-def criteo_dir() -> Path:
-    if not KAGGLE_TSV.exists():
-        pytest.fail(f"real Criteo samples not found in {CRITEO_DIR}: the project expects ../shared beside it")
-    return CRITEO_DIR
+def criteo_dir(tmp_path_factory) -> Path:
+    return unpack_samples(tmp_path_factory.mktemp("criteo"))
 
 
 def pytest_collection_modifyitems(config, items):

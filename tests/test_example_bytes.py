@@ -6,7 +6,6 @@ import pytest
 from models import features
 from models.criteo_rows import STANDARD_TSV, decode_line, parse_line
 from models.example_bytes import serialize_row
-from conftest import KAGGLE_TSV
 from models.serving_contract import row_to_example
 
 
@@ -15,7 +14,7 @@ def _protobuf(row) -> bytes:
 
 
 def test_real_rows_serialize_to_protobufs_bytes(criteo_dir):
-    with open(KAGGLE_TSV, "rb") as f:
+    with open(criteo_dir / "kaggle_train_head10k.tsv", "rb") as f:
         rows = [parse_line(decode_line(line), STANDARD_TSV) for line in f.readlines()[:3000]]
     assert any(len(r) < len(features.RAW_COLUMNS) for r in rows)  # missing features among them
     assert all(serialize_row(r) == _protobuf(r) for r in rows)

@@ -24,7 +24,7 @@ from models.criteo_rows import read_rows
 from models.hparams import default_alpha
 from models.serving_contract import ASSETS_EXTRA, CONFIG_FILE, PROBABILITY_KEY, serialized_examples
 from sparsectr.cli import main
-from conftest import KAGGLE_TSV, PROJECT_ROOT
+from conftest import PROJECT_ROOT
 
 pytestmark = [pytest.mark.container, pytest.mark.slow]
 
@@ -55,7 +55,7 @@ def test_every_compiled_task_runs_in_the_image_and_the_pushed_model_serves(image
     data_dir = os.path.realpath(criteo_dir)
     job = tmp_path / "pipeline.json"
     # Compiled with defaults a run then overrides: any wiring left out would show below.
-    assert main(["compile-kfp", "--out", str(job), "--image", image, "--data", os.path.join(data_dir, KAGGLE_TSV.name),
+    assert main(["compile-kfp", "--out", str(job), "--image", image, "--data", os.path.join(data_dir, "kaggle_train_head10k.tsv"),
                  "--output", "/nonexistent/compile-time-output", "--epochs", "7", "--loss", "bce"]) == 0
     root = tmp_path / "root"
     serving_dir = str(root / "serving" / "sparsectr")
@@ -89,7 +89,7 @@ def test_every_compiled_task_runs_in_the_image_and_the_pushed_model_serves(image
     assert overall["weighted_example_count"] == pytest.approx(overall["example_count"] - 0.5 * positives, rel=1e-6)
 
     # The pushed SavedModel serves real rows: probabilities, better than chance.
-    rows = read_rows(str(KAGGLE_TSV))[-2000:]
+    rows = read_rows(str(criteo_dir / "kaggle_train_head10k.tsv"))[-2000:]
     serve = tf.saved_model.load(version_dir).signatures["serving_default"]
     probabilities = serve(examples=tf.constant(serialized_examples(rows)))[PROBABILITY_KEY].numpy().ravel()
     assert np.all((probabilities > 0) & (probabilities < 1))

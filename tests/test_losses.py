@@ -1,6 +1,6 @@
-"""Every loss against a NumPy reference written from SPEC section 3 (float64,
+"""Every loss against a NumPy reference written from docs/SCIENCE.md §3 (float64,
 plain loops where the formula has them), its gradient against finite
-differences of that reference, and the SPEC's analytic statements."""
+differences of that reference, and the paper's analytic statements."""
 from __future__ import annotations
 
 import numpy as np

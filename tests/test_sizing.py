@@ -8,7 +8,7 @@ from models.sizing import DataSize, sized_settings
 
 
 @pytest.mark.parametrize("examples, positives, expected", [
-    # Criteo_x1's training split (33M rows, about 26% clicks): the SPEC's settings.
+    # Criteo_x1's training split (33M rows, about 26% clicks): the paper's settings.
     (33_003_326, 8_581_000, {"batch_size": 4096, "embedding_l2": 1e-5, "dropout": 0.1, "categorical_min_count": 2}),
     # The default generated run: 160k rows at 3% -> 5,000 rows per 32 steps -> 4096;
     # L2 0.01 * 4096 / 4,800 positives; fewer than 20,000 positives -> min count 10.
