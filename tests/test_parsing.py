@@ -75,8 +75,11 @@ def test_integral_numbers_are_read_exactly(text, value):
 @pytest.mark.parametrize("text,reason", [
     ("2.5", RejectReason.NON_INTEGRAL_NUMBER), ("abc", RejectReason.NOT_AN_INTEGER),
     (" 7", RejectReason.NOT_AN_INTEGER), ("1_000", RejectReason.NOT_AN_INTEGER),
-    ("nan", RejectReason.NOT_AN_INTEGER), ("9223372036854775808", RejectReason.NOT_AN_INTEGER),
-    ("1e400", RejectReason.NOT_AN_INTEGER),
+    ("nan", RejectReason.NOT_AN_INTEGER), ("9223372036854775808", RejectReason.INTEGER_OUT_OF_RANGE),
+    ("-9223372036854775809", RejectReason.INTEGER_OUT_OF_RANGE), ("1e400", RejectReason.INTEGER_OUT_OF_RANGE),
+    ("1e999999999", RejectReason.INTEGER_OUT_OF_RANGE), ("1e-999999999", RejectReason.NON_INTEGRAL_NUMBER),
+    ("1" * 1_000_000, RejectReason.FIELD_TOO_LONG), ("\u0663", RejectReason.NOT_AN_INTEGER),
+    ("1\u0663", RejectReason.NOT_AN_INTEGER), ("inf", RejectReason.NOT_AN_INTEGER),
 ])
 def test_bad_integers_are_rejected_with_a_reason(text, reason):
     with pytest.raises(RowError) as e:

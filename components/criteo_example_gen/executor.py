@@ -10,11 +10,13 @@ against `max_reject_fraction`.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import gzip
 import io
 import json
 import os
+import zlib
 from typing import Any, Iterator, Optional
 
 import apache_beam as beam
@@ -29,12 +31,17 @@ from tfx.types import artifact_utils, standard_component_specs
 from components.criteo_example_gen import spec
 from models.example_bytes import serialize_row
 from models.criteo_rows import (
+    GZIP_MAGIC,
+    CorruptFileError,
+    HeaderError,
     Layout,
     RowError,
+    corrupt_gzip_message,
     decode_line,
     detect_layout,
     parse_line,
     printable,
+    strip_bom,
 )
 from models import features
 
@@ -43,15 +50,15 @@ NUM_FIRST_REJECTS = 20
 SUMMARY_FILE = "summary.json"
 REJECTS_PREFIX = "rejects"
 FAILED_REJECTS_DIR = "rejects-failed"
-_GZIP_MAGIC = b"\x1f\x8b"
 _REJECTS = "rejects"
 _COUNTS = "counts"
+_UNREADABLE = "unreadable"
 
 
 def is_gzip(path: str) -> bool:
     """Whether the file's first bytes say gzip (whatever its name)."""
     with FileSystems.open(path, compression_type=CompressionTypes.UNCOMPRESSED) as raw:
-        return raw.read(2) == _GZIP_MAGIC
+        return raw.read(2) == GZIP_MAGIC
 
 
 def open_raw_file(path: str, compressed: Optional[bool] = None) -> io.BufferedIOBase:
@@ -88,8 +95,8 @@ class LineRange:
 
 def _file_layout(path: str, input_format: str, compressed: bool) -> Optional[Layout]:
     """The file's layout from its first line; None for an empty file."""
-    with open_raw_file(path, compressed) as handle:
-        first = handle.readline()
+    with open_raw_file(path, compressed) as handle, _corrupt_gzip_fails(path, compressed):
+        first = strip_bom(handle.readline())
     if not first:
         return None
     try:
@@ -130,9 +137,23 @@ def plan_ranges(path: str, input_format: str, range_bytes: Optional[int] = None)
             for (start, first), end in zip(starts, ends)]
 
 
+@contextlib.contextmanager
+def _corrupt_gzip_fails(path: str, compressed: bool) -> Iterator[None]:
+    """A gzip stream that ends early or holds bad data raises CorruptFileError, whose message names
+    the file and what to do (instead of EOFError deep in a Beam traceback)."""
+    try:
+        yield
+    except (EOFError, OSError, zlib.error) as e:
+        if not compressed:
+            raise
+        raise CorruptFileError(corrupt_gzip_message(path, e)) from None
+
+
 def read_range(line_range: LineRange) -> Iterator[tuple[int, bytes]]:
-    """Streams (line number, raw bytes) of a range's data lines."""
-    with open_raw_file(line_range.path) as handle:
+    """Streams (line number, raw bytes) of a range's data lines; a file's first line comes without
+    a UTF-8 byte-order mark."""
+    compressed = is_gzip(line_range.path)
+    with open_raw_file(line_range.path, compressed) as handle, _corrupt_gzip_fails(line_range.path, compressed):
         if line_range.start:
             handle.seek(line_range.start)
         position, number = line_range.start, line_range.first_line
@@ -143,21 +164,47 @@ def read_range(line_range: LineRange) -> Iterator[tuple[int, bytes]]:
             raw = handle.readline()
             if not raw:
                 return
-            yield number, raw
+            yield number, strip_bom(raw) if position == 0 else raw
             position += len(raw)
             number += 1
 
 
+@dataclasses.dataclass(frozen=True)
+class Unreadable:
+    """A file that cannot be read (a truncated gzip, a header naming unknown columns): reported by
+    the executor after the Beam job in one line, rather than raised in a Beam worker, whose
+    traceback would bury the cause."""
+    path: str
+    message: str
+
+
+_UNREADABLE_ERRORS = (CorruptFileError, HeaderError)
+
+
+def _plan_or_unreadable(path: str, input_format: str) -> list:
+    try:
+        return plan_ranges(path, input_format)
+    except _UNREADABLE_ERRORS as e:
+        return [Unreadable(path, str(e))]
+
+
 class _ReadRangeFn(beam.DoFn):
-    """LineRange -> (file, line number, raw bytes, layout token): streamed, never whole."""
+    """LineRange -> (file, line number, raw bytes, layout token): streamed, never whole. An
+    unreadable file goes to the `unreadable` output."""
 
     def __init__(self):
         self._lines = beam.metrics.Metrics.counter(COUNTER_NAMESPACE, "lines_read")
 
-    def process(self, line_range: LineRange):
-        for number, raw in read_range(line_range):
-            self._lines.inc()
-            yield line_range.path, number, raw, line_range.layout
+    def process(self, element):
+        if isinstance(element, Unreadable):
+            yield beam.pvalue.TaggedOutput(_UNREADABLE, element.message)
+            return
+        try:
+            for number, raw in read_range(element):
+                self._lines.inc()
+                yield element.path, number, raw, element.layout
+        except _UNREADABLE_ERRORS as e:
+            yield beam.pvalue.TaggedOutput(_UNREADABLE, str(e))
 
 
 class _ParseLineFn(beam.DoFn):
@@ -207,7 +254,8 @@ def _add_counts(counts: list[dict[str, int]]) -> dict[str, int]:
     return dict(total)
 
 
-def _summary(counts: dict[str, int], first_rejects: list[dict[str, Any]], pattern: str) -> str:
+def _summary(counts: dict[str, int], first_rejects: list[dict[str, Any]], pattern: str,
+             unreadable: list[str] = ()) -> str:
     reasons = {k.split(".", 1)[1]: v for k, v in sorted(counts.items()) if k.startswith("rejected.")}
     return json.dumps(
         {
@@ -218,6 +266,7 @@ def _summary(counts: dict[str, int], first_rejects: list[dict[str, Any]], patter
             "rejected": sum(reasons.values()),
             "rejected_by_reason": reasons,
             "first_rejects": sorted(first_rejects, key=lambda r: (r["file"], r["line"])),
+            "unreadable": sorted(unreadable),
         },
         sort_keys=True,
     )
@@ -242,13 +291,14 @@ def ReadCriteo(pipeline: beam.Pipeline, pattern: str, input_format: str, rejects
     lines = (
         pipeline
         | "ListFiles" >> beam.Create(paths)
-        | "PlanRanges" >> beam.FlatMap(plan_ranges, input_format=input_format)
+        | "PlanRanges" >> beam.FlatMap(_plan_or_unreadable, input_format=input_format)
         # Spreads the ranges (a few elements), not the lines: workers read, parse and write in
         # parallel, and no shuffle holds the data (the DirectRunner keeps a shuffle in memory).
         | "SpreadRanges" >> beam.Reshuffle()
-        | "ReadRanges" >> beam.ParDo(_ReadRangeFn())
+        | "ReadRanges" >> beam.ParDo(_ReadRangeFn()).with_outputs(_UNREADABLE, main="lines")
     )
-    parsed = lines | "ParseLines" >> beam.ParDo(_ParseLineFn()).with_outputs(_REJECTS, _COUNTS, main="examples")
+    unreadable = lines[_UNREADABLE]
+    parsed = lines.lines | "ParseLines" >> beam.ParDo(_ParseLineFn()).with_outputs(_REJECTS, _COUNTS, main="examples")
     rejects = parsed[_REJECTS]
     _ = (
         rejects
@@ -261,7 +311,8 @@ def ReadCriteo(pipeline: beam.Pipeline, pattern: str, input_format: str, rejects
     )
     _ = (
         counts
-        | "Summarize" >> beam.Map(_summary, first_rejects=beam.pvalue.AsSingleton(first), pattern=pattern)
+        | "Summarize" >> beam.Map(_summary, first_rejects=beam.pvalue.AsSingleton(first), pattern=pattern,
+                                  unreadable=beam.pvalue.AsList(unreadable))
         | "WriteSummary" >> beam.io.WriteToText(
             os.path.join(rejects_dir, SUMMARY_FILE), num_shards=1, shard_name_template=""
         )
@@ -272,7 +323,7 @@ def ReadCriteo(pipeline: beam.Pipeline, pattern: str, input_format: str, rejects
 def load_summaries(rejects_uri: str) -> dict[str, Any]:
     """Adds up the summaries of every input split read into `rejects_uri`."""
     total: dict[str, Any] = {"rows": 0, "examples": 0, "positives": 0, "rejected": 0,
-                             "rejected_by_reason": {}, "first_rejects": []}
+                             "rejected_by_reason": {}, "first_rejects": [], "unreadable": []}
     reasons: collections.Counter = collections.Counter()
     for path in sorted(tf.io.gfile.glob(os.path.join(rejects_uri, "*", SUMMARY_FILE))):
         with tf.io.gfile.GFile(path) as f:
@@ -281,6 +332,7 @@ def load_summaries(rejects_uri: str) -> dict[str, Any]:
             total[key] += part[key]
         reasons.update(part["rejected_by_reason"])
         total["first_rejects"].extend(part["first_rejects"])
+        total["unreadable"].extend(part.get("unreadable", []))
     total["rejected_by_reason"] = dict(sorted(reasons.items()))
     total["first_rejects"] = total["first_rejects"][:NUM_FIRST_REJECTS]
     return total
@@ -315,6 +367,10 @@ class RejectedRowsError(RuntimeError):
     """Too many rows could not be read: the input is not what the pipeline expects."""
 
 
+class UnreadableInputError(RuntimeError):
+    """An input file cannot be read at all (its messages say which and what to do)."""
+
+
 class Executor(BaseExampleGenExecutor):
     """Reads raw Criteo logs (TSV, CSV with header, gzip) into tf.Examples."""
 
@@ -340,6 +396,9 @@ class Executor(BaseExampleGenExecutor):
         self._num_reads = 0
         super().Do(input_dict, output_dict, exec_properties)
         summary = load_summaries(rejects.uri)
+        if summary["unreadable"]:
+            more = len(summary["unreadable"]) - 1
+            raise UnreadableInputError(summary["unreadable"][0] + (f" (and {more} more unreadable files)" if more else ""))
         rejects.set_int_custom_property("rows", summary["rows"])
         rejects.set_int_custom_property("examples", summary["examples"])
         rejects.set_int_custom_property("positives", summary["positives"])
@@ -354,8 +413,8 @@ class Executor(BaseExampleGenExecutor):
         if fraction > limit:
             kept = keep_failed_rejects(rejects.uri)
             raise RejectedRowsError(
-                f"CriteoExampleGen rejected {summary['rejected']} of {summary['rows']} rows "
-                f"({fraction:.3%}), more than max_reject_fraction={limit:g}. By reason and first lines:\n"
-                f"{rejects_report(summary)}\nEvery rejected line is in {kept}. Fix the input, "
-                f"or raise max_reject_fraction if these rows may be dropped."
+                f"CriteoExampleGen rejected {summary['rejected']} of {summary['rows']} rows ({fraction:.3%}), more "
+                f"than max_reject_fraction={limit:g}: fix the input, or raise --max-reject-fraction if these rows "
+                f"may be dropped; every rejected line is in {kept}. By reason and first lines:\n"
+                f"{rejects_report(summary)}"
             )
