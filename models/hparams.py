@@ -1,5 +1,5 @@
 """Model, training and feature-transform settings: one dataclass, one set of
-defaults (SPEC section 5 for the DCN-V2; section 2 for beta).
+defaults (docs/SCIENCE.md §5 for the DCN-V2; §2 for beta).
 
 It travels to Transform and Trainer as their `custom_config` (a JSON dict), so
 the trained model records exactly what produced it.
@@ -7,6 +7,7 @@ the trained model records exactly what produced it.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any, Optional, Sequence
 
 from models.features import FEATURE_KEYS
@@ -22,7 +23,7 @@ MONITORS = {"auc": "max", "weighted_logloss": "min"}
 # Key of the ModelConfig dict in Transform's and Trainer's custom_config.
 MODEL_CONFIG_KEY = "model"
 # Each loss's BCE weight alpha when none is given: the paper's tuned values
-# (SPEC 3, its official configs). Combined-Pair's was tuned per beta: the value
+# (docs/SCIENCE.md §3, its official configs). Combined-Pair's was tuned per beta: the value
 # of the nearest tuned beta applies, the sparser one on a tie (0.3 -> 0.2's).
 # BCE and Focal have no auxiliary term (1.0: all BCE). A ranking loss never
 # defaults to 1.0, which would be plain BCE.
@@ -85,7 +86,7 @@ class ModelConfig:
     categorical_min_count: Optional[int] = setting(
         None, f"vocabulary minimum count; rarer values share an OOV id (default: {SIZED})")
     integer_buckets: int = setting(32, "quantile buckets of sign(x) * log(1 + |x|) per integer feature")
-    beta: float = setting(1.0, "example weight of positives, simulating sparsity (SPEC 2); negatives weigh 1")
+    beta: float = setting(1.0, "example weight of positives, simulating sparsity (docs/SCIENCE.md §2); negatives weigh 1")
     # Sparsity buckets (models/sparsity.py, docs/EVALUATION.md): the training
     # split's beta-weighted positive rate of each value of `sparsity_key` (one
     # categorical, or a cross of two), smoothed towards the overall rate with
@@ -99,7 +100,7 @@ class ModelConfig:
     slice_features: tuple[str, ...] = setting(
         (), "comma-separated raw features whose values slice the evaluation besides overall and the sparsity "
             "buckets (e.g. C17,C20; models/slices.py)")
-    # DCN-V2 (SPEC 5).
+    # DCN-V2 (docs/SCIENCE.md §5).
     embedding_dim: int = setting(10, "embedding size per field")
     structure: str = setting("parallel", "cross network beside the DNN, or the DNN on top of it",
                              choices=STRUCTURES)
@@ -120,18 +121,18 @@ class ModelConfig:
         16, "contrastive projection head size: Dense(64, relu) -> Dense(projection_dim) -> L2 norm")
     # Bounds the contrastive term's similarity matrix to [anchors, batch].
     contrastive_anchors: int = setting(1024, "contrastive anchors per batch (0 = every example); bounds its cost")
-    learning_rate: float = setting(1e-3, "Adam learning rate")
-    # weighted_logloss also watches calibration; SPEC 5 selects on AUC.
+    learning_rate: float = setting(1e-3, "Adam learning rate (> 0)")
+    # weighted_logloss also watches calibration; docs/SCIENCE.md §5 selects on AUC.
     monitor: str = setting("auc", "validation metric of early stopping, the learning-rate schedule and the "
                                   "kept epoch", choices=tuple(MONITORS))
     # Platt by default: it fixes the level of the predictions at no cost in AUC (docs/PERFORMANCE.md);
     # `sparsectr experiment` cells use none, to compare the losses' own logloss.
     calibration: str = setting("platt", "post-hoc calibration of the click logit on the validation rows, built "
                                         "into the serving signatures (models/calibration.py)", choices=CALIBRATIONS)
-    batch_size: Optional[int] = setting(None, f"training batch size (default: {SIZED}; SPEC 4096)")
+    batch_size: Optional[int] = setting(None, f"training batch size (default: {SIZED}; the paper's 4096)")
     epochs: int = setting(10, "maximum epochs (early stopping on the validation --monitor)")
     early_stopping_patience: int = setting(2, "epochs without a better validation --monitor before stopping")
-    diagnostics: bool = setting(False, "record gradient diagnostics (SPEC 4) in the Trainer's run directory "
+    diagnostics: bool = setting(False, "record gradient diagnostics (docs/SCIENCE.md §4) in the Trainer's run directory "
                                        "(models/diagnostics.py)")
     diagnostics_every: int = setting(20, "with --diagnostics: layer percentiles and histograms every this many steps")
     seed: int = setting(0, "training seed")
@@ -157,18 +158,18 @@ class ModelConfig:
             raise ValueError(f"sparsity_smoothing: expected a positive number of pseudo-examples, "
                              f"got {self.sparsity_smoothing}")
         if not 0.0 < self.beta <= 1.0:
-            raise ValueError(f"beta: expected 0 < beta <= 1 (SPEC section 2), got {self.beta}")
+            raise ValueError(f"beta: expected 0 < beta <= 1 (docs/SCIENCE.md §2), got {self.beta}")
         if self.loss not in LOSS_NAMES:  # a wrong name is the likeliest mistake: the names sorted
             raise ValueError(f"loss: unknown {self.loss!r}; available: {', '.join(sorted(LOSS_NAMES))}")
         check_choices(self)
         if self.alpha is not None and not 0.0 <= self.alpha <= 1.0:
             raise ValueError(f"alpha: expected 0 <= alpha <= 1, got {self.alpha}")
-        if self.tau <= 0:
+        if not 0 < self.tau < math.inf:
             raise ValueError(f"tau: expected tau > 0, got {self.tau}")
         if self.contrastive_anchors < 0:
             raise ValueError(f"contrastive_anchors: expected 0 (every example) or a positive integer, "
                              f"got {self.contrastive_anchors}")
-        if self.gamma < 0:
+        if not 0 <= self.gamma < math.inf:
             raise ValueError(f"gamma: expected gamma >= 0, got {self.gamma}")
         for name in ("batch_size", "epochs", "embedding_dim", "integer_buckets", "projection_dim",
                      "diagnostics_every", "categorical_min_count"):
@@ -176,7 +177,16 @@ class ModelConfig:
                 raise ValueError(f"{name}: expected a positive integer, got {getattr(self, name)}")
         if self.dropout is not None and not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout: expected 0 <= dropout < 1, got {self.dropout}")
-        if self.embedding_l2 is not None and self.embedding_l2 < 0:
+        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
+            raise ValueError(f"learning_rate: expected a finite number > 0, got {self.learning_rate}")
+        for name in ("early_stopping_patience", "cross_projection_dim", "cross_layers"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name}: expected an integer >= 0, got {getattr(self, name)}")
+        if any(units < 1 for units in self.dnn_units):
+            raise ValueError(f"dnn_units: expected positive layer sizes, got {list(self.dnn_units)}")
+        if not self.sparsity_smoothing < math.inf:
+            raise ValueError(f"sparsity_smoothing: expected a finite number, got {self.sparsity_smoothing}")
+        if self.embedding_l2 is not None and not 0 <= self.embedding_l2 < math.inf:
             raise ValueError(f"embedding_l2: expected a non-negative weight, got {self.embedding_l2}")
 
     def unsized_fields(self) -> tuple[str, ...]:

@@ -22,6 +22,7 @@ import tensorflow as tf
 
 from models import features
 from models.example_bytes import serialize_row
+from models.run_files import ASSETS_EXTRA, CONFIG_FILE  # noqa: F401  (the SavedModel's extra files)
 
 SERVING_SIGNATURE = "serving_default"
 RAW_SIGNATURE = "predict_raw"
@@ -31,9 +32,7 @@ PROBABILITY_KEY = "probability"
 LOGIT_KEY = "logit"
 MODEL_LOGIT_KEY = "model_logit"  # the network's click logit before post-hoc calibration
 MISSING = ""  # a missing column in `predict_raw`
-ASSETS_EXTRA = "assets.extra"
 WARMUP_FILE = "tf_serving_warmup_requests"  # the name TF Serving looks for in assets.extra
-CONFIG_FILE = "model_config.json"
 
 
 def row_to_example(row: Mapping[str, Any]) -> tf.train.Example:

@@ -24,6 +24,7 @@ from models.distribute import is_chief, shard_by_data, training_strategy, writab
 from models.hparams import MONITORS, ModelConfig
 from models.losses import click_logit, get_loss
 from models.preprocessing import WEIGHT_KEY
+from models.run_files import HISTORY_FILE, TENSORBOARD_DIR, TRAINING_KEY
 from models.sizing import DataSize
 from models.transformed_input import transformed_batches
 from models.vocabulary import id_counts, most_frequent_values
@@ -32,8 +33,6 @@ from models.serving_contract import (ASSETS_EXTRA, CONFIG_FILE, EXAMPLES_INPUT, 
                                      RAW_SIGNATURE, SERVING_SIGNATURE, TRANSFORM_SIGNATURE, WARMUP_FILE,
                                      serialized_examples, write_warmup_requests)
 
-HISTORY_FILE = "history.json"
-TRAINING_KEY = "training"  # in model_config.json: the rows trained on and the settings sized to them
 COUNT_BATCH_SIZE = 8192
 DIAGNOSTICS_DIR = "diagnostics"  # in the Trainer's model_run directory
 
@@ -272,7 +271,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
         model = build_dcn_v2(config, id_counts(tft_output, config.categorical_min_count, config.integer_buckets))
         callbacks = [
             FailOnNonFiniteLoss(),
-            tf.keras.callbacks.TensorBoard(log_dir=os.path.join(model_run_dir, "tensorboard")),
+            tf.keras.callbacks.TensorBoard(log_dir=os.path.join(model_run_dir, TENSORBOARD_DIR)),
             # Before early stopping, which records each epoch's logs: it adds the learning rate to them.
             tf.keras.callbacks.ReduceLROnPlateau(monitor=monitor, mode=mode, factor=0.1, patience=1),
             early_stopping,

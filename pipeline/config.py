@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from pathlib import Path
 
-from evaluation.thresholds import BlessingThresholds
+from evaluation.thresholds import BlessingThresholds, ModelChecks
 from models.criteo_rows import DEFAULT_MAX_REJECT_FRACTION, FORMATS
 from models.hparams import ModelConfig, check_choices, setting
 
@@ -45,11 +46,32 @@ class PipelineConfig:
                                    "bless only if AUC drops by at most this against the latest blessed model")
     logloss_tolerance: float = setting(BlessingThresholds.logloss_tolerance, "bless only if weighted logloss "
                                        "rises by at most this against the latest blessed model")
+    # Fail-closed checks (evaluation/model_checks.py: ModelChecks).
+    baseline_auc_z: float = setting(ModelChecks.baseline_auc_z, "refuse a model whose AUC is below the run's "
+                                    "logistic-regression baseline's by more than this many standard errors of the "
+                                    "difference (inf: off)")
+    baseline_logloss_margin: float = setting(ModelChecks.baseline_logloss_margin, "refuse a model whose weighted "
+                                             "logloss is above the baseline's by more than this fraction of it (inf: off)")
+    max_loss_growth: float = setting(ModelChecks.max_loss_growth, "refuse a model whose last epoch's training loss "
+                                     "is more than this many times its first's (inf: off)")
+    min_platt_scale: float = setting(ModelChecks.min_platt_scale, "refuse a model whose Platt calibration scale is "
+                                     "below this: it ignores or inverts the network's logit (-inf: off)")
     min_slice_size: int = setting(100, "withhold metrics of smaller slices (sparsity buckets, slice features) "
                                        "in the summary, the report and evaluation.json")
 
     def __post_init__(self):
         check_choices(self)
+        if not 0.0 <= self.max_reject_fraction <= 1.0:
+            raise ValueError(f"max_reject_fraction: expected a fraction between 0 and 1, got {self.max_reject_fraction}")
+        if not 0.0 <= self.min_auc <= 1.0:
+            raise ValueError(f"min_auc: expected an AUC between 0 and 1, got {self.min_auc}")
+        for name in ("auc_tolerance", "logloss_tolerance", "baseline_auc_z", "baseline_logloss_margin"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"{name}: expected a number >= 0 (inf: off), got {getattr(self, name)}")
+        if not self.max_loss_growth >= 1:
+            raise ValueError(f"max_loss_growth: expected a ratio >= 1 (inf: off), got {self.max_loss_growth}")
+        if math.isnan(self.min_platt_scale):
+            raise ValueError("min_platt_scale: expected a number (-inf: off), got nan")
         if self.min_slice_size < 1:
             raise ValueError(f"min_slice_size: expected a positive number of examples, got {self.min_slice_size}")
         if len(self.split_ratios) != len(SPLIT_NAMES) or min(self.split_ratios) < 1:
@@ -58,6 +80,10 @@ class PipelineConfig:
     @property
     def blessing_thresholds(self) -> BlessingThresholds:
         return BlessingThresholds(self.min_auc, self.auc_tolerance, self.logloss_tolerance)
+
+    @property
+    def model_checks(self) -> ModelChecks:
+        return ModelChecks(**{f.name: getattr(self, f.name) for f in dataclasses.fields(ModelChecks)})
 
     @property
     def pipeline_root(self) -> str:

@@ -65,7 +65,7 @@ def data_components(config: PipelineConfig, run_parameters: Optional[RunParamete
     example_validator = tfx.components.ExampleValidator(
         statistics=statistics_gen.outputs["statistics"], schema=schema_gen.outputs["schema"]
     )
-    gate = ValidationGate(anomalies=example_validator.outputs["anomalies"])
+    gate = ValidationGate(anomalies=example_validator.outputs["anomalies"], statistics=statistics_gen.outputs["statistics"])
     return [example_gen, statistics_gen, schema_gen, example_validator, gate]
 
 
@@ -106,9 +106,15 @@ def _trainer(config: PipelineConfig, transform, run_fn: str, run_parameters: Run
 
 
 def _evaluator(config: PipelineConfig, example_gen, trainer, run_parameters: RunParameters, baseline=None,
-               reference: bool = False):
+               reference: bool = False, reference_evaluation=None):
+    """TFMA on the evaluation split. A candidate (not `reference`) is blessed by the thresholds and
+    the fail-closed checks (evaluation/model_checks.py) against `reference_evaluation`, the
+    logistic-regression baseline's, and its Trainer's history."""
     return Evaluator(
         settings={} if reference else {k: v for k, v in run_parameters.items() if k in BLESSING_SETTINGS},
+        checks=None if reference else config.model_checks,
+        reference_evaluation=reference_evaluation,
+        model_run=None if reference else trainer.outputs["model_run"],
         examples=example_gen.outputs["examples"],
         model=trainer.outputs["model"],
         baseline_model=baseline.outputs["model"] if baseline else None,
@@ -138,7 +144,9 @@ def training_components(config: PipelineConfig, data: list,
         model=tfx.dsl.Channel(type=tfx.types.standard_artifacts.Model),
         model_blessing=tfx.dsl.Channel(type=tfx.types.standard_artifacts.ModelBlessing),
     ).with_id("latest_blessed_model_resolver")
-    evaluator = _evaluator(config, data[0], trainer, run_parameters, baseline)
+    reference = _logistic_regression(config, data[0], transform, run_parameters)
+    evaluator = _evaluator(config, data[0], trainer, run_parameters, baseline,
+                           reference_evaluation=reference[-1].outputs["evaluation"])
     pusher = ServingPusher(
         model=trainer.outputs["model"],
         model_blessing=evaluator.outputs["blessing"],
@@ -146,8 +154,7 @@ def training_components(config: PipelineConfig, data: list,
         serving_dir=run_parameters.get(SERVING_DIR, config.serving_dir),
         min_slice_size=config.min_slice_size,
     )
-    return [transform, trainer, baseline, evaluator, pusher] + _logistic_regression(config, data[0], transform,
-                                                                                    run_parameters)
+    return [transform, trainer, baseline, evaluator, pusher] + reference
 
 
 def _pipeline(config: PipelineConfig, name: str, components: list, local_metadata: bool) -> tfx.dsl.Pipeline:

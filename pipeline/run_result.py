@@ -17,6 +17,7 @@ pushed model), typed.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import glob
 import json
 import os
@@ -34,14 +35,24 @@ from components.criteo_example_gen.executor import FAILED_REJECTS_DIR, load_summ
 from components.validation_gate.executor import describe_anomalies, load_anomalies
 from evaluation.results import OVERALL, slice_metrics
 from models import features
-from models.serving_contract import ASSETS_EXTRA, CONFIG_FILE
-from models.trainer import HISTORY_FILE
+from models.run_files import trained_model_config, training_history
 from pipeline.config import SPLIT_NAMES, PipelineConfig
 from pipeline.pipeline import BASELINE_EVALUATOR
 
 NODE_CONTEXT = "node"
+RUN_CONTEXT = "pipeline_run"  # its name is the run id: the run's start time (LocalDagRunner, BeamDagRunner)
+_RUN_ID_FORMATS = ("%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%dT%H:%M:%S", "%Y%m%d-%H%M%S.%f")
 EXAMPLE_GEN = "CriteoExampleGen"
 _DONE = (metadata_store_pb2.Execution.COMPLETE, metadata_store_pb2.Execution.CACHED)
+
+
+def _run_time(run_id: str) -> Optional[datetime.datetime]:
+    for pattern in _RUN_ID_FORMATS:
+        try:
+            return datetime.datetime.strptime(run_id, pattern)
+        except ValueError:
+            continue
+    return None
 
 
 def open_store(metadata_path: str) -> metadata_store.MetadataStore:
@@ -62,10 +73,22 @@ class RunOutputs:
     _store: metadata_store.MetadataStore = dataclasses.field(repr=False)
 
     @classmethod
-    def since(cls, store: metadata_store.MetadataStore, mark: int, pipeline_root: str) -> "RunOutputs":
+    def since(cls, store: metadata_store.MetadataStore, mark: int, pipeline_root: str,
+              started: Optional[datetime.datetime] = None) -> "RunOutputs":
         """The executions added to `store` after `mark` (execution_mark), by node id; the last one
-        of a node wins."""
-        return cls._by_node(store, pipeline_root, lambda e: e.id > mark)
+        of a node wins. With `started` (the local time just before the run began), only those of
+        the first run that began at or after it: another process's run writing to the same store
+        at the same time (one that began earlier, or later) is left out."""
+        runs = {}
+        if started is not None:
+            for execution in store.get_executions():
+                if execution.id > mark:
+                    runs[execution.id] = [c.name for c in store.get_contexts_by_execution(execution.id)
+                                          if c.type == RUN_CONTEXT]
+        ours = min((run for names in runs.values() for run in names if _run_time(run) and _run_time(run) >= started),
+                   key=_run_time, default=None)
+        return cls._by_node(store, pipeline_root,
+                            lambda e: e.id > mark and (ours is None or not runs.get(e.id) or ours in runs[e.id]))
 
     @classmethod
     def latest(cls, store: metadata_store.MetadataStore, pipeline_root: str) -> "RunOutputs":
@@ -148,20 +171,6 @@ def split_counts(statistics_dir: str) -> dict[str, dict[str, int]]:
     return dict(sorted(result.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
 
 
-def trained_model_config(model_dir: str) -> dict[str, Any]:
-    """The settings a Trainer model was trained with (sized ones filled in), and its training rows."""
-    with open(os.path.join(path_utils.serving_model_path(model_dir), ASSETS_EXTRA, CONFIG_FILE)) as f:
-        return json.load(f)
-
-
-def training_history(model_run_dir: Optional[str]) -> Optional[dict[str, list[float]]]:
-    """A Trainer run's per-epoch metrics (models/trainer.py writes them), or None."""
-    if not model_run_dir or not os.path.exists(os.path.join(model_run_dir, HISTORY_FILE)):
-        return None
-    with open(os.path.join(model_run_dir, HISTORY_FILE)) as f:
-        return json.load(f)
-
-
 @dataclasses.dataclass
 class RunResult:
     """What a run produced: the outputs' directories and states from ML Metadata, None where a step
@@ -175,6 +184,7 @@ class RunResult:
     model_run_dir: Optional[str]  # the Trainer's run directory (history, diagnostics), even of a failed one
     evaluation_dir: Optional[str]  # a successful Evaluator's
     blessed: Optional[bool]
+    blessing_dir: Optional[str]  # the Evaluator's blessing (BLESSED or NOT_BLESSED, and the checks' refusals)
     baseline_evaluation_dir: Optional[str]  # the logistic-regression baseline's (BaselineEvaluator)
     pushed_model: Optional[str]  # where ServingPusher pushed this run's model
 
@@ -195,6 +205,7 @@ class RunResult:
             model_run_dir=outputs.uri("Trainer", "model_run"),
             evaluation_dir=done("Evaluator", "evaluation"),
             blessed=bool(blessing[0].custom_properties["blessed"].int_value) if blessing else None,
+            blessing_dir=outputs.uri("Evaluator", "blessing") if blessing else None,
             baseline_evaluation_dir=done(BASELINE_EVALUATOR, "evaluation"),
             pushed_model=(pushed[0].custom_properties["pushed_destination"].string_value
                           if pushed and pushed[0].custom_properties["pushed"].int_value else None),
@@ -238,9 +249,10 @@ class RunResult:
         return slice_metrics(self.baseline_evaluation_dir).get(OVERALL, {})
 
 
-def read_run(store: metadata_store.MetadataStore, mark: int, pipeline_root: str) -> RunResult:
-    """What the run started after `mark` (execution_mark) produced."""
-    return RunResult.from_outputs(RunOutputs.since(store, mark, pipeline_root))
+def read_run(store: metadata_store.MetadataStore, mark: int, pipeline_root: str,
+             started: Optional[datetime.datetime] = None) -> RunResult:
+    """What the run started after `mark` (execution_mark), and at or after `started`, produced."""
+    return RunResult.from_outputs(RunOutputs.since(store, mark, pipeline_root, started))
 
 
 def latest_run(output_dir: str) -> RunResult:

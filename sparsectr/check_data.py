@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shutil
 import time
-from typing import Any
+from typing import Any, Optional
 
 from tfx.orchestration.local.local_dag_runner import LocalDagRunner
 
 from components.criteo_example_gen.executor import rejects_report
 from components.validation_gate.executor import anomalies_report
 from pipeline.config import LOCAL_BEAM_ARGS, PipelineConfig
+from pipeline.errors import describe_error
 from pipeline.pipeline import create_data_pipeline
 from pipeline.run_result import RunResult, execution_mark, open_store, read_run
 
@@ -24,13 +26,25 @@ from pipeline.run_result import RunResult, execution_mark, open_store, read_run
 def data_report(result: RunResult) -> dict[str, Any]:
     """Rows per split, rejects and anomalies of one run, as the JSON report gives them."""
     report: dict[str, Any] = {"ingestion": result.ingestion(), "splits": result.splits(),
-                              "anomalies": result.anomalies(), "examples_dir": result.examples_dir}
+                              "anomalies": result.anomalies() if result.anomalies_dir else None,
+                              "examples_dir": result.examples_dir}
     if report["ingestion"] is not None:
         report["rejects_dir"] = result.rejects_dir
     return report
 
 
-def check_one(config: PipelineConfig) -> dict[str, Any]:
+def keep_rejects(report: dict[str, Any], rejects_dir: Optional[str]) -> None:
+    """Copies the rejected lines out of a working directory that is about to be deleted."""
+    source = report.get("rejects_dir")
+    if not (rejects_dir and source and report["ingestion"] and report["ingestion"]["rejected"]):
+        return
+    target = os.path.join(rejects_dir, os.path.basename(report["data"].rstrip("/")) or "input")
+    shutil.rmtree(target, ignore_errors=True)
+    shutil.copytree(source, target)
+    report["rejects_dir"] = target
+
+
+def check_one(config: PipelineConfig, rejects_dir: Optional[str] = None) -> dict[str, Any]:
     """Runs the data pipeline on `config.data` and reports; never raises for bad data."""
     error = None
     store = open_store(config.metadata_path)
@@ -38,12 +52,13 @@ def check_one(config: PipelineConfig) -> dict[str, Any]:
     try:
         LocalDagRunner().run(create_data_pipeline(config))
     except Exception as e:  # the report says what failed; the exit code follows
-        error = f"{type(e).__name__}: {e}"
+        error = describe_error(e)
     report = data_report(read_run(store, mark, config.pipeline_root))
     report["data"] = config.data
     report["max_reject_fraction"] = config.max_reject_fraction
     report["error"] = error
     report["usable"] = error is None and not report["anomalies"] and report["ingestion"] is not None
+    keep_rejects(report, rejects_dir)
     return report
 
 
@@ -69,7 +84,8 @@ def format_data_report(report: dict[str, Any]) -> str:
             out.append(f"all rejected lines: {report['rejects_dir']}")
         else:
             out.append("rejected rows: none")
-    out.append("anomalies: " + ("none" if not report["anomalies"] else "\n" + anomalies_report(report["anomalies"])))
+    if report["anomalies"] is not None:  # None: the validation did not run
+        out.append("anomalies: " + ("none" if not report["anomalies"] else "\n" + anomalies_report(report["anomalies"])))
     return "\n".join(out)
 
 
@@ -88,6 +104,7 @@ class CheckDataArgs:
     input_format: str = PipelineConfig.input_format
     max_reject_fraction: float = PipelineConfig.max_reject_fraction
     beam_pipeline_args: tuple[str, ...] = LOCAL_BEAM_ARGS
+    rejects_dir: Optional[str] = None  # where rejected lines are kept (the workdir may be temporary)
 
 
 def run_check_data(args: CheckDataArgs) -> list[dict[str, Any]]:
@@ -101,5 +118,5 @@ def run_check_data(args: CheckDataArgs) -> list[dict[str, Any]]:
             enable_cache=False,
             beam_pipeline_args=args.beam_pipeline_args,
         )
-        reports.append(check_one(config))
+        reports.append(check_one(config, args.rejects_dir))
     return reports

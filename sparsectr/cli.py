@@ -3,6 +3,7 @@ and call the module that does the work."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import os
@@ -12,14 +13,15 @@ import tempfile
 from typing import Optional, Sequence
 
 import models  # noqa: F401  (selects Keras 2 before TensorFlow loads: models/runtime.py)
-from evaluation.thresholds import BlessingThresholds
+from evaluation.thresholds import BlessingThresholds, ModelChecks
 from models.hparams import SEQUENCE_FIELDS, ModelConfig
 from pipeline.config import PipelineConfig
 from sparsectr import flags
 from sparsectr.progress import component_progress, quiet_environment
 
 # PipelineConfig's flags of the commands that train: where to push, when to bless, what to show.
-BLESSING_FIELDS = ("push_dir", *(f.name for f in dataclasses.fields(BlessingThresholds)), "min_slice_size")
+BLESSING_FIELDS = ("push_dir", *(f.name for f in dataclasses.fields(BlessingThresholds)),
+                   *(f.name for f in dataclasses.fields(ModelChecks)), "min_slice_size")
 
 
 def _write_json(path: Optional[str], payload) -> None:
@@ -29,17 +31,22 @@ def _write_json(path: Optional[str], payload) -> None:
             f.write("\n")
 
 
+def _check_data_settings(args: argparse.Namespace) -> dict:
+    given = flags.given(args, PipelineConfig)
+    PipelineConfig(data="", output_dir="", **given)  # raises naming a bad value
+    if args.beam_args is not None:
+        given["beam_pipeline_args"] = args.beam_args
+    return given
+
+
 def _cmd_check_data(args: argparse.Namespace) -> int:
     quiet_environment(args.verbose)
     from sparsectr.check_data import CheckDataArgs, format_report, run_check_data
 
     with tempfile.TemporaryDirectory(prefix="sparsectr-check-") as tmp:
         with component_progress(args.verbose):
-            given = flags.given(args, PipelineConfig)
-            if args.beam_args is not None:
-                given["beam_pipeline_args"] = args.beam_args
-            reports = run_check_data(
-                CheckDataArgs(paths=args.paths, workdir=args.workdir or tmp, **given))
+            reports = run_check_data(CheckDataArgs(paths=args.paths, workdir=args.workdir or tmp,
+                                                   rejects_dir=args.rejects_dir, **_check_data_settings(args)))
     for report in reports:
         print(format_report(report))
     _write_json(args.json, reports if len(reports) > 1 else reports[0])
@@ -67,16 +74,28 @@ def _pipeline_overrides(args: argparse.Namespace) -> dict:
     return overrides
 
 
+def _run_config(args: argparse.Namespace, data: str = "") -> PipelineConfig:
+    """The settings of `run`; a bad value raises ValueError naming it (a usage error: main)."""
+    return PipelineConfig(data=data, output_dir=args.output, model=_model_config(args), enable_cache=not args.no_cache,
+                          **_pipeline_overrides(args))
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     quiet_environment(args.verbose)
-    from sparsectr.run import default_dataset, format_summary, run
+    from pipeline.output_lock import OutputBusyError, output_lock
 
-    data = args.data or default_dataset(args.output, progress=sys.stderr)
-    model = _model_config(args)
-    config = PipelineConfig(data=data, output_dir=args.output, model=model, enable_cache=not args.no_cache,
-                            **_pipeline_overrides(args))
-    with component_progress(args.verbose):
-        summary = run(config, runner=args.runner)
+    try:
+        with output_lock(args.output):  # before the heavy imports: a second run refuses at once
+            from sparsectr.run import default_dataset, format_summary, run
+
+            data = args.data or default_dataset(args.output, progress=sys.stderr)
+            # Keras prints its epoch lines to stdout: they go to stderr with the progress lines, so
+            # that stdout holds the summary alone.
+            with component_progress(args.verbose), contextlib.redirect_stdout(sys.stderr):
+                summary = run(_run_config(args, data), runner=args.runner)
+    except OutputBusyError as e:
+        print(f"sparsectr run: {e}", file=sys.stderr)
+        return 1
     print(format_summary(summary))
     _write_json(args.json, summary)
     return 0 if summary["ok"] else 1
@@ -204,38 +223,33 @@ def _cmd_experiment_report(args: argparse.Namespace) -> int:
     return _print_experiment_report(args.dir, plots=not args.no_plots)
 
 
-def _write_probabilities(probabilities, out: Optional[str]) -> None:
-    text = "".join(f"{p:.8f}\n" for p in probabilities)
-    if out:
-        with open(out, "w") as f:
-            f.write(text)
-    else:
-        sys.stdout.write(text)
+def _rows_to_score(args: argparse.Namespace):
+    from sparsectr.scoring_io import read_rows_to_score
 
-
-def _read_rows(args: argparse.Namespace) -> list[dict]:
-    """The rows of --data; a bad line fails naming its file and line."""
-    from models.criteo_rows import read_rows
-
-    return read_rows(args.data, args.input_format or PipelineConfig.input_format, strict=True)
+    return read_rows_to_score(args.data, args.input_format or PipelineConfig.input_format, args.strict,
+                              warn=lambda line: print(line, file=sys.stderr))
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
+    read = _rows_to_score(args)
+    from sparsectr.scoring_io import write_probabilities
     from sparsectr.serving import predict_probabilities
 
-    rows = _read_rows(args)
-    _write_probabilities(predict_probabilities(args.model, rows, args.batch_size), args.out)
-    print(f"{len(rows)} rows scored by {args.model}", file=sys.stderr)
+    write_probabilities(predict_probabilities(args.model, read.rows, args.batch_size), read, args.out)
+    print(f"{len(read.rows)} rows scored by {args.model}", file=sys.stderr)
     return 0
 
 
 def _cmd_serve_client(args: argparse.Namespace) -> int:
     from sparsectr import serving_client
+    from sparsectr.scoring_io import write_probabilities
 
-    rows = _read_rows(args)
-    probabilities = serving_client.predict(args.url, args.model_name, rows, args.batch_size, args.version,
-                                           progress=lambda line: print(line, file=sys.stderr))
-    _write_probabilities(probabilities, args.out)
+    read = _rows_to_score(args)
+    probabilities = serving_client.predict(
+        args.url, args.model_name, read.rows, args.batch_size, args.version,
+        progress=lambda line: print(line, file=sys.stderr), timeout=args.timeout,
+        retries=serving_client.Retries(args.retries, args.backoff))
+    write_probabilities(probabilities, read, args.out)
     return 0
 
 
@@ -265,6 +279,15 @@ def _add_blessing_flags(p: argparse.ArgumentParser) -> None:
     flags.add_flags(p, PipelineConfig, names=BLESSING_FIELDS)
 
 
+def _add_rows_to_score_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="raw Criteo rows: TSV or CSV, gzip or not, with or without the "
+                                                  "label column (ignored)")
+    _add_format_flag(p)
+    p.add_argument("--out", help="file for one probability per data line, nan for a line that could not be read "
+                                 "(default: stdout)")
+    p.add_argument("--strict", action="store_true", help="refuse a file with any bad line instead of scoring the rest")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sparsectr", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -275,6 +298,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", default="outputs", help="pipeline root, metadata and pushed models (default outputs/)")
     _add_format_flag(p)
     p.add_argument("--runner", default="local", choices=("local", "beam"), help="LocalDagRunner or BeamDagRunner")
+    flags.add_flags(p, PipelineConfig, names=("max_reject_fraction",))
     p.add_argument("--no-cache", action="store_true", help="re-run every component")
     _add_beam_flag(p)
     _add_blessing_flags(p)
@@ -357,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_format_flag(p)
     p.add_argument("--json", metavar="OUT", help="also write the report as JSON")
     p.add_argument("--workdir", help="pipeline root and SQLite metadata (default: a temporary directory)")
+    p.add_argument("--rejects-dir", default="sparsectr-rejects",
+                   help="where the rejected lines are copied when there are any, one folder per input "
+                        "(default ./sparsectr-rejects)")
     flags.add_flags(p, PipelineConfig, names=("max_reject_fraction",))
     _add_beam_flag(p)
     p.add_argument("--verbose", action="store_true", help="show TFX and Beam logs")
@@ -400,27 +427,61 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("predict", help="click probabilities of raw Criteo rows from a SavedModel, in process")
     p.add_argument("--model", required=True, help="a pushed model version directory (serving_default signature)")
-    p.add_argument("--data", required=True, help="raw Criteo rows (TSV or CSV; labels are ignored)")
-    _add_format_flag(p)
-    p.add_argument("--batch-size", type=int, default=4096)
-    p.add_argument("--out", help="file for one probability per line (default: stdout)")
+    _add_rows_to_score_flags(p)
+    p.add_argument("--batch-size", type=flags.positive(int), default=4096)
     p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("serve-client", help="send raw Criteo rows to a running TF Serving (REST or gRPC)")
     p.add_argument("--url", required=True, help="http://HOST:8501 for REST, HOST:8500 or grpc://HOST:8500 for gRPC")
-    p.add_argument("--data", required=True, help="raw Criteo rows (TSV or CSV; labels are ignored)")
-    _add_format_flag(p)
+    _add_rows_to_score_flags(p)
     p.add_argument("--model-name", default="sparsectr", help="the model name TF Serving serves (default sparsectr)")
     p.add_argument("--version", type=int, help="a model version (default: the latest TF Serving loaded)")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--out", help="file for one probability per line (default: stdout)")
+    p.add_argument("--batch-size", type=flags.positive(int), default=256)
+    p.add_argument("--timeout", type=flags.positive(float), default=30.0, help="seconds per request (default 30)")
+    p.add_argument("--retries", type=flags.at_least_zero(int), default=3,
+                   help="times a batch is sent again after a 5xx answer, a lost connection or a timeout (default 3)")
+    p.add_argument("--backoff", type=flags.at_least_zero(float), default=1.0,
+                   help="seconds before the first retry, doubled for each next one (default 1)")
     p.set_defaults(func=_cmd_serve_client)
+    for subparser in sub.choices.values():  # main() reports a bad setting with the command's usage
+        subparser.set_defaults(parser=subparser)
     return parser
+
+
+def _check_settings(args: argparse.Namespace) -> None:
+    """Builds the settings a command will use, so that a value out of its range is a usage error
+    before anything is imported, generated or run."""
+    if args.command == "run":
+        _run_config(args)
+    elif args.command == "compile-kfp":
+        PipelineConfig(data="", output_dir=args.output, model=_model_config(args), **_pipeline_overrides(args))
+    elif args.command == "experiment":
+        _model_config(args)
+    elif args.command == "check-data":
+        _check_data_settings(args)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        _check_settings(args)
+    except (TypeError, ValueError) as e:
+        args.parser.error(str(e))  # exit 2, with the command's usage
+    from models.criteo_rows import CorruptFileError, HeaderError
+    from sparsectr.scoring_io import ScoringInputError
+
+    try:
+        return args.func(args)
+    except (ScoringInputError, CorruptFileError, HeaderError) as e:
+        print(f"sparsectr {args.command}: {e}", file=sys.stderr)
+        return 1
+    except Exception as e:
+        from sparsectr.serving_client import ServingError
+
+        if not isinstance(e, ServingError):
+            raise
+        print(f"sparsectr {args.command}: {e}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import typing
-from typing import Any, Iterable, Optional, Union
+from typing import Any, Callable, Iterable, Optional, Union
 
 
 def _value_type(hint: Any) -> type:
@@ -54,3 +55,22 @@ def add_flags(group: argparse._ActionsContainer, cls: type, names: Optional[Iter
 def given(args: argparse.Namespace, cls: type) -> dict[str, Any]:
     """The settings of `cls` given on the command line."""
     return {f.name: getattr(args, f.name) for f in flag_fields(cls) if getattr(args, f.name, None) is not None}
+
+
+def _bounded(kind: type, low: float, inclusive: bool) -> Callable[[str], Any]:
+    """An argparse type: `kind` at least (or above) `low`, and finite."""
+    def convert(text: str):
+        value = kind(text)
+        if not (value >= low if inclusive else value > low) or (isinstance(value, float) and not math.isfinite(value)):
+            raise argparse.ArgumentTypeError(f"expected a finite number {'>=' if inclusive else '>'} {low:g}, got {text}")
+        return value
+    convert.__name__ = kind.__name__
+    return convert
+
+
+def positive(kind: type) -> Callable[[str], Any]:
+    return _bounded(kind, 0, inclusive=False)
+
+
+def at_least_zero(kind: type) -> Callable[[str], Any]:
+    return _bounded(kind, 0, inclusive=True)

@@ -78,10 +78,10 @@ def component_progress(verbose: bool = False, out=sys.stderr):
     old_handler_level = handler.level
     quiet_loggers = ("apache_beam", "tensorflow", "tfx", "root")
     old_levels = {name: logging.getLogger(name).level for name in quiet_loggers}
-    if not verbose:
-        handler.setLevel(logging.ERROR)
+    if not verbose:  # a failure is reported in one line by the summary; --verbose shows its traceback
+        handler.setLevel(logging.CRITICAL)
         for name in quiet_loggers:
-            logging.getLogger(name).setLevel(logging.ERROR)
+            logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         yield
     finally:

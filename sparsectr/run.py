@@ -7,14 +7,19 @@ end points, the evaluation metrics, the blessing and the pushed model.
 """
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import os
 from typing import Any, Optional
 
 from tfx import v1 as tfx
 
 from evaluation.results import OVERALL, WEIGHTED_LOGLOSS, format_table, sparsity_description, sparsity_rows
-from models.trainer import TRAINING_KEY, best_epoch
+from models.run_files import TENSORBOARD_DIR, TRAINING_KEY
+from models.trainer import best_epoch
+from components.run_settings.executor import read_refusals
 from pipeline.config import PipelineConfig
+from pipeline.errors import describe_error
 from pipeline.pipeline import create_pipeline
 from pipeline.run_result import RunResult, execution_mark, open_store, read_run
 from sparsectr.check_data import data_report, format_data_report
@@ -76,6 +81,8 @@ def collect_summary(config: PipelineConfig, result: RunResult) -> dict[str, Any]
     history = result.history()
     if history:
         summary["training"] = training_summary(history, config.model.monitor)
+    if result.model_run_dir:
+        summary["tensorboard_dir"] = os.path.join(result.model_run_dir, TENSORBOARD_DIR)
     if result.evaluation_dir:
         slices = result.evaluation(config.min_slice_size)
         summary["evaluation"] = slices.pop(OVERALL, {})
@@ -84,6 +91,7 @@ def collect_summary(config: PipelineConfig, result: RunResult) -> dict[str, Any]
         summary["evaluation_split"] = config.evaluation_split()
         if result.blessed is not None:
             summary["blessed"] = result.blessed
+            summary["refused_by"] = [dataclasses.asdict(r) for r in read_refusals(result.blessing_dir)]
     if result.baseline_evaluation_dir:
         summary["baseline"] = result.baseline_evaluation()
     if result.pushed_model:
@@ -161,8 +169,11 @@ def format_summary(summary: dict[str, Any]) -> str:
             lines.append(f"slices by {feature}: {count} values (`sparsectr report {summary['output_dir']}` prints them)")
     if "blessed" in summary:
         lines.append("model: " + ("BLESSED" if summary["blessed"] else "NOT blessed (not pushed)"))
+        lines.extend(f"  refused by {r['rule']}: {r['message']}" for r in summary.get("refused_by", []))
     if summary.get("pushed_model"):
         lines.append(f"pushed model: {summary['pushed_model']}")
+    if summary.get("tensorboard_dir"):
+        lines.append(f"TensorBoard: tensorboard --logdir {summary['tensorboard_dir']}")
     if summary.get("error"):
         lines.append("error: " + summary["error"])
     return "\n".join(lines)
@@ -172,11 +183,12 @@ def run(config: PipelineConfig, runner: str = "local") -> dict[str, Any]:
     error: Optional[str] = None
     store = open_store(config.metadata_path)
     mark = execution_mark(store)
+    started = datetime.datetime.now().replace(microsecond=0)  # run ids are local times (pipeline/run_result.py)
     try:
         run_pipeline(config, runner)
     except Exception as e:  # reported in the summary; the exit code follows
-        error = f"{type(e).__name__}: {e}"
-    summary = collect_summary(config, read_run(store, mark, config.pipeline_root))
+        error = describe_error(e)
+    summary = collect_summary(config, read_run(store, mark, config.pipeline_root, started))
     summary["error"] = error
     summary["ok"] = error is None
     return summary

@@ -45,7 +45,7 @@ def test_config_validates_and_the_dag_is_wired(tmp_path):
     pipeline = create_data_pipeline(config)
     by_id = {c.id: c for c in pipeline.components}
     assert set(by_id) == {"CriteoExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "ValidationGate"}
-    assert by_id["ValidationGate"].upstream_nodes == {by_id["ExampleValidator"]}
+    assert by_id["ValidationGate"].upstream_nodes == {by_id["ExampleValidator"], by_id["StatisticsGen"]}
     output_config = example_gen_pb2.Output()
     json_format.Parse(by_id["CriteoExampleGen"].exec_properties["output_config"], output_config)
     split_config = output_config.split_config

@@ -3,6 +3,7 @@ through the default Beam set-up (one worker process per core); the rest run Beam
 starts in seconds rather than tens of seconds."""
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import shlex
@@ -12,12 +13,13 @@ import tensorflow as tf
 
 from conftest import in_memory_beam_args
 from pipeline.config import PipelineConfig
+from pipeline.run_result import RunOutputs, open_store
 from sparsectr import cli
 from sparsectr.check_data import CheckDataArgs, run_check_data
 
 pytestmark = pytest.mark.slow
 
-REAL_FILES = {  # file -> (rows, positives), from ../shared/data/criteo/README.md
+REAL_FILES = {  # file -> (rows, positives), from tests/data/criteo/README.md
     "kaggle_train_head10k.tsv": (10_109, 2_198),
     "criteo1tb_day0_head10k.tsv": (10_000, 265),
     "kaggle_sample200_header.csv": (200, 49),
@@ -44,7 +46,7 @@ def _corrupt_copy(source, target) -> dict[int, str]:
         60: (b"", "empty_line"),
         70: (header, "header_in_middle"),
         80: (with_field(20, b"\xff\xfe"), "undecodable_bytes"),
-        90: (with_field(5, b"1e400"), "not_an_integer"),
+        90: (with_field(5, b"1e400"), "integer_out_of_range"),
         100: (b",".join(good), "wrong_column_count"),
         110: (with_field(7, b" 7"), "not_an_integer"),
         120: (with_field(0, b"yes"), "bad_label"),
@@ -83,10 +85,12 @@ def test_check_data_reports_each_bad_line_and_fails_above_the_threshold(criteo_d
     expected = _corrupt_copy(criteo_dir / "kaggle_train_head10k.tsv", corrupt)
     out_json = tmp_path / "report.json"
     beam = [f"--beam-args={shlex.join(in_memory_beam_args())}"]
-    code = cli.main(["check-data", str(corrupt), "--json", str(out_json), "--workdir", str(tmp_path / "w1"), *beam])
+    code = cli.main(["check-data", str(corrupt), "--json", str(out_json), "--workdir", str(tmp_path / "w1"),
+                     "--rejects-dir", str(tmp_path / "rejects"), *beam])
     assert code == 1  # 12 of 10,109 rows = 0.12% > 0.1%
     report = json.loads(out_json.read_text())
-    assert not report["usable"] and "RejectedRowsError" in report["error"]
+    assert not report["usable"] and report["error"].startswith("CriteoExampleGen rejected 12 of 10109 rows")
+    assert "\n" not in report["error"]
     ingestion = report["ingestion"]
     assert ingestion["rejected"] == 12 and ingestion["examples"] == 10_109 - 12
     assert {(r["line"], r["reason"]) for r in ingestion["first_rejects"]} == set(expected.items())
@@ -95,12 +99,67 @@ def test_check_data_reports_each_bad_line_and_fails_above_the_threshold(criteo_d
         assert f"corrupt.tsv:{line}: {reason}" in printed
     # The same rows under a looser limit: usable, and the rejects are still reported.
     code = cli.main(["check-data", str(corrupt), "--max-reject-fraction", "0.01", "--json", str(out_json),
-                     "--workdir", str(tmp_path / "w2"), *beam])
+                     "--workdir", str(tmp_path / "w2"), "--rejects-dir", str(tmp_path / "rejects"), *beam])
     report = json.loads(out_json.read_text())
     assert code == 0 and report["usable"] and report["ingestion"]["rejected"] == 12
     assert report["ingestion"]["rejected_by_reason"] == {
-        "bad_label": 3, "empty_line": 1, "header_in_middle": 1, "non_integral_number": 1, "not_an_integer": 3,
-        "undecodable_bytes": 1, "wrong_column_count": 2}
+        "bad_label": 3, "empty_line": 1, "header_in_middle": 1, "integer_out_of_range": 1, "non_integral_number": 1,
+        "not_an_integer": 2, "undecodable_bytes": 1, "wrong_column_count": 2}
+
+
+def test_hostile_fields_are_rejected_by_line_and_the_rest_ingested(criteo_dir, tmp_path):
+    """A 1 MB integer field and a 9-character exponent that would expand to a billion digits: two
+    rejects with their reasons and line numbers, every other row ingested (README, "Reliability")."""
+    lines = (criteo_dir / "kaggle_train_head10k.tsv").read_bytes().split(b"\n")[:-1]
+    for index, value in ((99, b"7" * (1 << 20)), (4999, b"1e999999999")):
+        fields = lines[index].split(b"\t")
+        fields[2] = value
+        lines[index] = b"\t".join(fields)
+    path = tmp_path / "hostile.tsv"
+    path.write_bytes(b"\n".join(lines) + b"\n")
+    [report] = run_check_data(CheckDataArgs(paths=[str(path)], workdir=str(tmp_path / "w"),
+                                            rejects_dir=str(tmp_path / "rejects"),
+                                            beam_pipeline_args=in_memory_beam_args()))
+    assert report["usable"], report["error"]
+    ingestion = report["ingestion"]
+    assert ingestion["rejected"] == 2 and ingestion["examples"] == len(lines) - 2
+    assert [(r["line"], r["reason"]) for r in ingestion["first_rejects"]] == [
+        (100, "field_too_long"), (5000, "integer_out_of_range")]
+    assert all(len(r["detail"]) < 200 and len(r["raw"]) < 5000 for r in ingestion["first_rejects"])
+    # The rejected lines are kept where the report says, outside the temporary working directory.
+    assert report["rejects_dir"] == str(tmp_path / "rejects" / "hostile.tsv")
+    kept = [json.loads(line) for f in tf.io.gfile.glob(os.path.join(report["rejects_dir"], "*", "rejects*.jsonl"))
+            for line in open(f)]
+    assert sorted(r["line"] for r in kept) == [100, 5000]
+
+
+def test_unreadable_or_empty_input_is_one_line_and_stops_before_transform(criteo_dir, tmp_path, capsys):
+    whole = gzip.compress((criteo_dir / "kaggle_train_head10k.tsv").read_bytes())
+    (tmp_path / "truncated.tsv.gz").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "empty.tsv").write_bytes(b"")
+    (tmp_path / "header.csv").write_bytes((criteo_dir / "kaggle_sample200_header.csv").read_bytes().split(b"\n")[0])
+    beam = [f"--beam-args={shlex.join(in_memory_beam_args())}"]
+    paths = [str(tmp_path / name) for name in ("truncated.tsv.gz", "empty.tsv", "header.csv")]
+    assert cli.main(["check-data", *paths, "--json", str(tmp_path / "r.json"), *beam]) == 1
+    out = capsys.readouterr()
+    truncated, empty, header = json.loads((tmp_path / "r.json").read_text())
+    assert truncated["error"].startswith(f"{paths[0]}: the gzip data is truncated or corrupt")
+    assert "fetch it again" in truncated["error"] and truncated["anomalies"] is None
+    for report in (empty, header):
+        assert report["error"].startswith("no rows: the input holds no data lines"), report["error"]
+    assert all("\n" not in r["error"] for r in (truncated, empty, header))
+    assert "Traceback" not in out.out + out.err
+    printed = out.out.split("== ")
+    assert "anomalies" not in printed[1] and "rejected rows" not in printed[1]  # ExampleGen failed: nothing after it
+
+    # `run` on the empty file stops at the ValidationGate: no Transform, no model.
+    assert cli.main(["run", "--data", paths[1], "--output", str(tmp_path / "out"), *beam,
+                     "--json", str(tmp_path / "run.json")]) == 1
+    summary = json.loads((tmp_path / "run.json").read_text())
+    assert summary["error"].startswith("no rows") and "trained_model" not in summary
+    outputs = RunOutputs.since(open_store(str(tmp_path / "out" / "metadata.db")), 0, str(tmp_path / "out"))
+    assert not outputs.succeeded("ValidationGate") and "ValidationGate" in outputs.executions
+    assert "Transform" not in outputs.executions
 
 
 def test_schema_anomalies_stop_the_pipeline_with_a_readable_report(criteo_dir, tmp_path):
@@ -114,7 +173,7 @@ def test_schema_anomalies_stop_the_pipeline_with_a_readable_report(criteo_dir, t
                                             beam_pipeline_args=in_memory_beam_args()))
     assert not report["usable"]
     assert report["ingestion"]["rejected"] == 0
-    assert "DataValidationError" in report["error"] and "I3" in report["error"]
+    assert report["error"].startswith("The data does not match the schema (1 anomalies")
     assert any(a["feature"] == "I3" for a in report["anomalies"])
 
 

@@ -76,8 +76,12 @@ def runs(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("losses")
     data = str(tmp / "generated.tsv")
     generator.generate_to_path(ROWS, POSITIVE_RATE, seed=3, out=data)
+    # One epoch on 300 clicks learns little (some losses' Platt scale comes out negative): every blessing
+    # rule is relaxed, so that each model is pushed and its serving checked; the rules' own tests are in
+    # test_model_checks.py and test_pipeline_e2e.py.
     base = PipelineConfig(data=data, output_dir=str(tmp / "out"), beam_pipeline_args=in_memory_beam_args(),
-                          min_auc=0.0, auc_tolerance=1.0, logloss_tolerance=1.0,
+                          min_auc=0.0, auc_tolerance=1.0, logloss_tolerance=1.0, baseline_auc_z=math.inf,
+                          baseline_logloss_margin=math.inf, max_loss_growth=math.inf, min_platt_scale=-math.inf,
                           model=ModelConfig(beta=BETA, alpha=0.5, epochs=1, batch_size=BATCH, diagnostics=True))
     results = {}
     for loss in LOSS_ORDER:

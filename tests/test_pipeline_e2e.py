@@ -16,12 +16,17 @@ Then, on the same run:
   version only;
 - a run whose training diverges (learning rate 1e30) fails in the Trainer
   with an error that says so, pushes nothing, and its summary shows none of
-  the earlier runs' evaluation, blessing or pushed model.
+  the earlier runs' evaluation, blessing or pushed model;
+- a run whose training diverges with finite losses (learning rate 10), with
+  TFMA's thresholds relaxed so that only the fail-closed checks can refuse
+  it, is refused by them (below its own logistic-regression baseline, a
+  degenerate Platt scale) and pushes nothing.
 (Caching across re-runs: tests/test_losses_pipeline.py.)"""
 from __future__ import annotations
 
 import dataclasses
 import glob
+import gzip
 import json
 import os
 import re
@@ -212,6 +217,23 @@ def test_pipeline_trains_blesses_pushes_serves_and_refuses_a_worse_model(criteo_
         beside = json.load(f)
     assert beside["slices"]["overall"]["auc"] == pytest.approx(summary["evaluation"]["auc"], abs=1e-12)
 
+    # `sparsectr predict` on the same rows, gzip-compressed, some without their label, one line broken:
+    # every data line gets its line of output, nan for the broken one; an empty file is one clear error.
+    mixed = [line if i % 2 else line.split(b"\t", 1)[1] for i, line in enumerate(lines[KAGGLE_TRAIN_ROWS:])]
+    mixed.insert(5, b"not a row\n")
+    (tmp_path / "mixed.tsv.gz").write_bytes(gzip.compress(b"".join(mixed)))
+    capsys.readouterr()
+    assert main(["predict", "--model", pushed, "--data", str(tmp_path / "mixed.tsv.gz"),
+                 "--out", str(tmp_path / "p.txt")]) == 0
+    assert "1 bad line(s) (line 6: wrong_column_count" in capsys.readouterr().err
+    predicted = np.loadtxt(tmp_path / "p.txt")
+    assert predicted.shape == (len(rows) + 1,) and np.isnan(predicted[5])
+    np.testing.assert_allclose(np.delete(predicted, 5), probability, atol=1e-6)
+    assert main(["predict", "--model", pushed, "--data", str(tmp_path / "mixed.tsv.gz"), "--strict"]) == 1
+    (tmp_path / "empty.tsv").write_bytes(b"")
+    assert main(["predict", "--model", pushed, "--data", str(tmp_path / "empty.tsv")]) == 1
+    assert "empty.tsv: no rows to score" in capsys.readouterr().err
+
     # The run summary and the report of this run.
     printed = format_summary(summary)
     assert "model: DCN-V2 (parallel), loss bce, alpha 1 (no auxiliary term), beta 0.5" in printed, printed
@@ -259,4 +281,18 @@ def test_pipeline_trains_blesses_pushes_serves_and_refuses_a_worse_model(criteo_
     assert not {"evaluation", "blessed", "pushed_model", "trained_model"} & set(third), third
     printed = format_summary(third)
     assert "evaluation on" not in printed and "pushed model" not in printed and "BLESSED" not in printed
+    assert os.listdir(config.serving_dir) == [os.path.basename(pushed)]
+
+    # Training that diverges with finite losses, TFMA's thresholds relaxed so that they would bless it
+    # (as in a first run, with no blessed model to compare with): the fail-closed checks refuse it.
+    finite = dataclasses.replace(config, min_auc=0.0, auc_tolerance=1.0, logloss_tolerance=1e9,
+                                 model=dataclasses.replace(KAGGLE_MODEL, learning_rate=10.0, epochs=2))
+    fourth = run(finite)
+    assert fourth["ok"], fourth["error"]
+    assert fourth["blessed"] is False and fourth.get("pushed_model") is None
+    rules = {r["rule"] for r in fourth["refused_by"]}
+    assert {"baseline_auc", "platt_scale"} <= rules and "thresholds" not in rules, fourth["refused_by"]
+    assert fourth["evaluation"]["auc"] < fourth["baseline"]["auc"] - 0.05
+    printed = format_summary(fourth)
+    assert "model: NOT blessed (not pushed)\n  refused by baseline_auc: AUC " in printed, printed
     assert os.listdir(config.serving_dir) == [os.path.basename(pushed)]

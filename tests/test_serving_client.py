@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import threading
 from concurrent import futures
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -126,11 +127,73 @@ def test_serve_client_scores_rows_over_rest_and_grpc_in_batches(criteo_dir, rows
     assert [len(r.inputs["examples"].string_val) for r in _GrpcStandIn.seen] == [3, 3, 1]
 
 
-def test_client_reads_rows_strictly_and_names_the_bad_line(tmp_path):
+def test_client_reports_bad_lines_and_strict_refuses_them(tmp_path, capsys):
     bad = tmp_path / "bad.tsv"
     bad.write_text("0\t1" + "\t" * 38 + "\n" + "2\tx\n")
-    with pytest.raises(ValueError, match=r"bad\.tsv:2: "):
-        main(["serve-client", "--url", "http://127.0.0.1:1", "--data", str(bad)])
+    assert main(["serve-client", "--url", "http://127.0.0.1:1", "--data", str(bad), "--strict"]) == 1
+    err = capsys.readouterr().err
+    assert "bad.tsv: 1 bad line(s) (line 2: wrong_column_count" in err and "--strict" in err
+    assert "Traceback" not in err
+
+
+class _FaultyServer(BaseHTTPRequestHandler):
+    """A REST stand-in that answers wrongly: `mode` is one of one_per_batch (one probability for the
+    whole batch), out_of_range (7.0 for every row) or fail_once (503 on the first request)."""
+    mode = ""
+    requests = 0
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        n = len(body["inputs"]["examples"])
+        _FaultyServer.requests += 1
+        if self.mode == "fail_once" and _FaultyServer.requests == 1:
+            status, answer = 503, b"overloaded"
+        else:
+            probabilities = {"one_per_batch": [0.5], "out_of_range": [7.0] * n}.get(self.mode, [0.25] * n)
+            status, answer = 200, json.dumps({"outputs": {"probability": probabilities}}).encode()
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(answer)))
+        self.end_headers()
+        self.wfile.write(answer)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("mode,code,message", [
+    ("one_per_batch", 1, "batch 1 (rows 1-3): .* answered 1 probabilities (shape [1]) for 3 rows"),
+    ("out_of_range", 1, "batch 1 (rows 1-3): .* 3 probabilities are outside [0, 1]"),
+    ("fail_once", 0, "answered 503: overloaded; retrying in 0s (1 of 3)"),
+])
+def test_serve_client_checks_every_answer_and_retries_a_5xx(criteo_dir, tmp_path, capsys, mode, code, message):
+    data = tmp_path / "rows.tsv"
+    data.write_bytes(b"".join((criteo_dir / "kaggle_train_head10k.tsv").read_bytes().splitlines(True)[:ROWS]))
+    _FaultyServer.mode, _FaultyServer.requests = mode, 0
+    http = HTTPServer(("127.0.0.1", 0), _FaultyServer)
+    threading.Thread(target=http.serve_forever, daemon=True).start()
+    try:
+        got = main(["serve-client", "--url", f"http://127.0.0.1:{http.server_port}", "--data", str(data),
+                    "--batch-size", "3", "--backoff", "0", "--out", str(tmp_path / "out.txt")])
+    finally:
+        http.shutdown()
+    err = capsys.readouterr().err
+    assert got == code, err
+    assert re.search(re.escape(message).replace(re.escape(".*"), ".*"), err), err
+    assert "Traceback" not in err
+    if code == 0:
+        assert np.loadtxt(tmp_path / "out.txt").tolist() == [0.25] * ROWS and _FaultyServer.requests == 4
+    else:
+        assert not (tmp_path / "out.txt").exists()
+
+
+def test_serve_client_gives_up_after_its_retries_in_one_line(criteo_dir, tmp_path, capsys):
+    data = tmp_path / "rows.tsv"
+    data.write_bytes(b"".join((criteo_dir / "kaggle_train_head10k.tsv").read_bytes().splitlines(True)[:2]))
+    assert main(["serve-client", "--url", "http://127.0.0.1:9", "--data", str(data), "--retries", "2",
+                 "--backoff", "0", "--timeout", "2"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("sparsectr serve-client: batch 1 (rows 1-2): failed 3 times, last: ")
+    assert "ConnectionError" in err[-1] and "Traceback" not in "\n".join(err)
 
 
 def test_deployment_files_agree_with_the_pipeline_and_the_client():

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import pytest
 import tensorflow as tf
@@ -131,3 +132,32 @@ def test_component_takes_the_evaluation_and_the_minimum_slice_size():
     with pytest.raises(TypeError):
         ServingPusher(model=channel(standard_artifacts.Model), model_blessing=channel(standard_artifacts.ModelBlessing),
                       evaluation=channel(standard_artifacts.Examples))
+
+
+def test_an_interrupted_push_leaves_no_version_and_the_next_push_cleans_up(tmp_path, monkeypatch):
+    """A crash mid-copy must not leave a version directory TF Serving would load: the copy goes to a
+    temporary name and is renamed into place; the next push removes the leftover."""
+    copy_file = pusher_executor.io_utils.copy_file
+    calls = []
+
+    def crash_on_saved_model_pb(a, b, *args, **kwargs):
+        calls.append(b)
+        if str(b).endswith(pusher_executor.SAVED_MODEL_FILE) and "serving" in str(b):
+            raise KeyboardInterrupt("killed mid-copy")
+        return copy_file(a, b, *args, **kwargs)
+
+    monkeypatch.setattr(pusher_executor.io_utils, "copy_file", crash_on_saved_model_pb)
+    with pytest.raises(KeyboardInterrupt):
+        _push(tmp_path, blessed=True)
+    base = tmp_path / "serving" / "sparsectr"
+    left = os.listdir(base)
+    assert len(left) == 1 and left[0].startswith(pusher_executor.INCOMPLETE_PREFIX), left
+    assert not any(name.isdigit() for name in left)  # TF Serving sees no version
+
+    monkeypatch.setattr(pusher_executor.io_utils, "copy_file", copy_file)
+    for name in ("model", "blessing", "evaluation", "pushed"):
+        shutil.rmtree(tmp_path / name, ignore_errors=True)
+    _push(tmp_path, blessed=True)
+    versions = os.listdir(base)
+    assert len(versions) == 1 and versions[0].isdigit(), versions
+    assert tf.saved_model.load(str(base / versions[0])).signatures["serving_default"] is not None

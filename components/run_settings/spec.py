@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import typing
 
-from tfx.types import standard_component_specs
-from tfx.types.component_spec import ExecutionParameter
+from tfx.types import standard_artifacts, standard_component_specs
+from tfx.types.component_spec import ChannelParameter, ExecutionParameter
 
 from evaluation.thresholds import BlessingThresholds
 
@@ -37,5 +37,18 @@ class TrainerSpec(standard_component_specs.TrainerSpec):
     PARAMETERS = {**standard_component_specs.TrainerSpec.PARAMETERS, **_optional(MODEL_SETTINGS)}
 
 
+# The Evaluator's fail-closed checks (evaluation/model_checks.py): their settings (ModelChecks, as
+# JSON) and what they read besides the evaluation: the logistic-regression baseline's evaluation
+# and the Trainer's run directory (its history). The Trainer's model (its calibration) is an
+# input already.
+MODEL_CHECKS_KEY = "model_checks"
+REFERENCE_EVALUATION_KEY = "reference_evaluation"
+MODEL_RUN_KEY = standard_component_specs.MODEL_RUN_KEY
+
+
 class EvaluatorSpec(standard_component_specs.EvaluatorSpec):
-    PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS, **_optional(BLESSING_SETTINGS)}
+    PARAMETERS = {**standard_component_specs.EvaluatorSpec.PARAMETERS, **_optional(BLESSING_SETTINGS),
+                  MODEL_CHECKS_KEY: ExecutionParameter(type=str, optional=True)}
+    INPUTS = {**standard_component_specs.EvaluatorSpec.INPUTS,
+              REFERENCE_EVALUATION_KEY: ChannelParameter(type=standard_artifacts.ModelEvaluation, optional=True),
+              MODEL_RUN_KEY: ChannelParameter(type=standard_artifacts.ModelRun, optional=True)}

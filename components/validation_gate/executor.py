@@ -1,14 +1,15 @@
-"""Fails the pipeline when ExampleValidator found anomalies, saying what is wrong.
+"""Fails the pipeline when a split holds no rows or ExampleValidator found anomalies, saying what
+is wrong.
 
 TFX's ExampleValidator records anomalies but lets the pipeline go on; data
-that breaks the curated schema must not reach Transform or the Trainer.
+that breaks the curated schema, or no data at all, must not reach Transform or the Trainer.
 """
 from __future__ import annotations
 
 import os
 
 import tensorflow as tf
-from tensorflow_metadata.proto.v0 import anomalies_pb2
+from tensorflow_metadata.proto.v0 import anomalies_pb2, statistics_pb2
 from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
@@ -19,6 +20,36 @@ ANOMALIES_FILE = "SchemaDiff.pb"
 
 class DataValidationError(RuntimeError):
     """The data does not match the curated schema."""
+
+
+class EmptyInputError(RuntimeError):
+    """The input holds no rows, or too few for every split to have one."""
+
+
+STATISTICS_FILE = "FeatureStats.pb"
+
+
+def split_examples(statistics_uri: str) -> dict[str, int]:
+    """Examples per split of an ExampleStatistics artifact's directory."""
+    result = {}
+    for path in sorted(tf.io.gfile.glob(os.path.join(statistics_uri, "Split-*", STATISTICS_FILE))):
+        stats = statistics_pb2.DatasetFeatureStatisticsList()
+        with tf.io.gfile.GFile(path, "rb") as f:
+            stats.ParseFromString(f.read())
+        result[os.path.basename(os.path.dirname(path))[len("Split-"):]] = sum(
+            int(d.num_examples) for d in stats.datasets)
+    return result
+
+
+def check_not_empty(examples: dict[str, int]) -> None:
+    """Raises EmptyInputError when no split, or some split, holds no examples."""
+    if not sum(examples.values()):
+        raise EmptyInputError("no rows: the input holds no data lines (an empty file, or a header alone); "
+                              "check the --data path and the file's contents")
+    empty = sorted(split for split, count in examples.items() if count == 0)
+    if empty:
+        raise EmptyInputError(f"too few rows: split(s) {', '.join(empty)} hold no examples "
+                              f"({sum(examples.values())} rows in all); give more rows")
 
 
 def load_anomalies(uri: str) -> dict[str, anomalies_pb2.Anomalies]:
@@ -52,6 +83,8 @@ def anomalies_report(found: list[dict[str, str]]) -> str:
 
 class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties) -> None:
+        if input_dict.get(spec.STATISTICS_KEY):
+            check_not_empty(split_examples(artifact_utils.get_single_instance(input_dict[spec.STATISTICS_KEY]).uri))
         artifact = artifact_utils.get_single_instance(input_dict[spec.ANOMALIES_KEY])
         found = describe_anomalies(load_anomalies(artifact.uri))
         if found:
