@@ -16,7 +16,9 @@ SAMPLE_NAMES = ("kaggle_train_head10k.tsv", "criteo1tb_day0_head10k.tsv", "kaggl
 
 
 def unpack_samples(target: Path) -> Path:
-    """The real samples, uncompressed, in `target` (under the names the tests use)."""
+    """The real samples, uncompressed, in `target` (under the names the tests use), readable by any
+    user: the Kubeflow container test mounts the folder into an image that runs as a non-root user."""
+    target.chmod(0o755)
     for name in SAMPLE_NAMES:
         with gzip.open(SAMPLES_DIR / f"{name}.gz", "rb") as src, open(target / name, "wb") as dst:
             shutil.copyfileobj(src, dst)
