@@ -108,7 +108,7 @@ def _child(rows: int, out: str) -> dict:
 
 def _example_counts(outputs) -> dict[str, int]:
     """Rows per split, from StatisticsGen's output."""
-    from pipeline.run_result import split_counts
+    from components.validation_gate.executor import split_counts
 
     return {split: c["examples"] for split, c in split_counts(outputs.uri("StatisticsGen", "statistics")).items()}
 

@@ -8,6 +8,7 @@ is integral; `2.5`, `abc` or ` 7` are rejected.
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import gzip
@@ -277,12 +278,21 @@ def open_local(path: str) -> BinaryIO:
 def numbered_lines(path: str) -> Iterator[tuple[int, bytes]]:
     """(line number, raw bytes) of a small local file, the first line without a byte-order mark.
     A truncated or corrupt gzip raises CorruptFileError."""
-    with open_local(path) as f:
-        try:
-            for number, raw in enumerate(f, start=1):
-                yield number, strip_bom(raw) if number == 1 else raw
-        except (EOFError, OSError, zlib.error) as e:
-            raise CorruptFileError(corrupt_gzip_message(path, e)) from None
+    with open_local(path) as f, gzip_errors_named(path, isinstance(f, gzip.GzipFile)):
+        for number, raw in enumerate(f, start=1):
+            yield number, strip_bom(raw) if number == 1 else raw
+
+
+@contextlib.contextmanager
+def gzip_errors_named(path: str, compressed: bool) -> Iterator[None]:
+    """Turns the errors of a gzip stream that ends early or holds bad data into CorruptFileError,
+    whose message names the file and what to do (instead of an EOFError deep in a traceback)."""
+    try:
+        yield
+    except (EOFError, OSError, zlib.error) as e:
+        if not compressed:
+            raise
+        raise CorruptFileError(corrupt_gzip_message(path, e)) from None
 
 
 class CorruptFileError(ValueError):

@@ -22,7 +22,6 @@ import tensorflow as tf
 
 from models import features
 from models.example_bytes import serialize_row
-from models.run_files import ASSETS_EXTRA, CONFIG_FILE  # noqa: F401  (the SavedModel's extra files)
 
 SERVING_SIGNATURE = "serving_default"
 RAW_SIGNATURE = "predict_raw"

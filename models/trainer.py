@@ -24,12 +24,11 @@ from models.distribute import is_chief, shard_by_data, training_strategy, writab
 from models.hparams import MONITORS, ModelConfig
 from models.losses import click_logit, get_loss
 from models.preprocessing import WEIGHT_KEY
-from models.run_files import HISTORY_FILE, TENSORBOARD_DIR, TRAINING_KEY
+from models.run_files import ASSETS_EXTRA, CONFIG_FILE, HISTORY_FILE, TENSORBOARD_DIR, TRAINING_KEY
 from models.sizing import DataSize
 from models.transformed_input import transformed_batches
 from models.vocabulary import id_counts, most_frequent_values
-from models.serving_contract import (ASSETS_EXTRA, CONFIG_FILE, EXAMPLES_INPUT, LOGIT_KEY, MISSING, MODEL_LOGIT_KEY,
-                                     PROBABILITY_KEY,
+from models.serving_contract import (EXAMPLES_INPUT, LOGIT_KEY, MISSING, MODEL_LOGIT_KEY, PROBABILITY_KEY,
                                      RAW_SIGNATURE, SERVING_SIGNATURE, TRANSFORM_SIGNATURE, WARMUP_FILE,
                                      serialized_examples, write_warmup_requests)
 

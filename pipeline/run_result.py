@@ -18,23 +18,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import glob
-import json
 import os
 from pathlib import Path
 from typing import Any, Optional
 
-import tensorflow as tf
 from ml_metadata.metadata_store import metadata_store
 from ml_metadata.proto import metadata_store_pb2
-from tensorflow_metadata.proto.v0 import statistics_pb2
 from tfx import v1 as tfx
 from tfx.utils import path_utils
 
 from components.criteo_example_gen.executor import FAILED_REJECTS_DIR, load_summaries
-from components.validation_gate.executor import describe_anomalies, load_anomalies
+from components.validation_gate.executor import describe_anomalies, load_anomalies, split_counts
 from evaluation.results import OVERALL, slice_metrics
-from models import features
 from models.run_files import trained_model_config, training_history
 from pipeline.config import SPLIT_NAMES, PipelineConfig
 from pipeline.pipeline import BASELINE_EVALUATOR
@@ -79,32 +74,28 @@ class RunOutputs:
         of a node wins. With `started` (the local time just before the run began), only those of
         the first run that began at or after it: another process's run writing to the same store
         at the same time (one that began earlier, or later) is left out."""
-        runs = {}
-        if started is not None:
-            for execution in store.get_executions():
-                if execution.id > mark:
-                    runs[execution.id] = [c.name for c in store.get_contexts_by_execution(execution.id)
-                                          if c.type == RUN_CONTEXT]
-        ours = min((run for names in runs.values() for run in names if _run_time(run) and _run_time(run) >= started),
-                   key=_run_time, default=None)
-        return cls._by_node(store, pipeline_root,
-                            lambda e: e.id > mark and (ours is None or not runs.get(e.id) or ours in runs[e.id]))
+        executions = [(e, store.get_contexts_by_execution(e.id)) for e in store.get_executions() if e.id > mark]
+        runs = {e.id: {c.name for c in contexts if c.type == RUN_CONTEXT} for e, contexts in executions}
+        candidates = sorted((_run_time(run), run) for names in runs.values() for run in names
+                            if started and _run_time(run) and _run_time(run) >= started)
+        ours = candidates[0][1] if candidates else None
+        return cls._by_node(pipeline_root, store, [(e, contexts) for e, contexts in executions
+                                                   if ours is None or not runs[e.id] or ours in runs[e.id]])
 
     @classmethod
     def latest(cls, store: metadata_store.MetadataStore, pipeline_root: str) -> "RunOutputs":
         """The newest successful execution of every node, whichever run it belongs to."""
-        return cls._by_node(store, pipeline_root, lambda e: e.last_known_state in _DONE)
+        return cls._by_node(pipeline_root, store, [(e, store.get_contexts_by_execution(e.id))
+                                                   for e in store.get_executions() if e.last_known_state in _DONE])
 
     @classmethod
-    def _by_node(cls, store, pipeline_root: str, keep) -> "RunOutputs":
-        executions = {}
-        for execution in sorted(store.get_executions(), key=lambda e: e.id):
-            if not keep(execution):
-                continue
-            nodes = [c.name for c in store.get_contexts_by_execution(execution.id) if c.type == NODE_CONTEXT]
-            node = nodes[0].rsplit(".", 1)[-1] if nodes else execution.type.rsplit(".", 1)[-1]
-            executions[node] = execution
-        return cls(pipeline_root, executions, store)
+    def _by_node(cls, pipeline_root: str, store, executions: list) -> "RunOutputs":
+        """(execution, its contexts) -> the last execution of each node, by node id."""
+        by_node = {}
+        for execution, contexts in sorted(executions, key=lambda ec: ec[0].id):
+            nodes = [c.name for c in contexts if c.type == NODE_CONTEXT]
+            by_node[nodes[0].rsplit(".", 1)[-1] if nodes else execution.type.rsplit(".", 1)[-1]] = execution
+        return cls(pipeline_root, by_node, store)
 
     def succeeded(self, node: str) -> bool:
         execution = self.executions.get(node)
@@ -150,25 +141,6 @@ class RunOutputs:
             if execution.last_known_state == metadata_store_pb2.Execution.COMPLETE:
                 return (execution.last_update_time_since_epoch - execution.create_time_since_epoch) / 1000
         return None
-
-
-def split_counts(statistics_dir: str) -> dict[str, dict[str, int]]:
-    """Examples and positives per split, from StatisticsGen's output."""
-    result = {}
-    for path in sorted(glob.glob(os.path.join(statistics_dir, "Split-*", "FeatureStats.pb"))):
-        stats = statistics_pb2.DatasetFeatureStatisticsList()
-        with tf.io.gfile.GFile(path, "rb") as f:
-            stats.ParseFromString(f.read())
-        dataset = stats.datasets[0]
-        positives = 0
-        for feature in dataset.features:
-            if feature.path.step == [features.LABEL_KEY]:
-                num = feature.num_stats
-                positives = round(num.mean * num.common_stats.num_non_missing)
-        split = os.path.basename(os.path.dirname(path))[len("Split-"):]
-        result[split] = {"examples": int(dataset.num_examples), "positives": int(positives)}
-    order = {name: i for i, name in enumerate(SPLIT_NAMES)}
-    return dict(sorted(result.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
 
 
 @dataclasses.dataclass
@@ -226,11 +198,13 @@ class RunResult:
 
     def splits(self) -> dict[str, dict[str, int]]:
         """Examples and positives per split (StatisticsGen)."""
-        return split_counts(self.statistics_dir) if self.statistics_dir else {}
+        counts = split_counts(self.statistics_dir) if self.statistics_dir else {}
+        order = {name: i for i, name in enumerate(SPLIT_NAMES)}
+        return dict(sorted(counts.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])))
 
-    def anomalies(self) -> list[dict[str, Any]]:
-        """ExampleValidator's anomalies, described."""
-        return describe_anomalies(load_anomalies(self.anomalies_dir)) if self.anomalies_dir else []
+    def anomalies(self) -> Optional[list[dict[str, Any]]]:
+        """ExampleValidator's anomalies, described; None when it did not run."""
+        return describe_anomalies(load_anomalies(self.anomalies_dir)) if self.anomalies_dir else None
 
     def trained_config(self) -> Optional[dict[str, Any]]:
         return trained_model_config(self.model_dir) if self.model_dir else None

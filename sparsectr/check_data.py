@@ -26,7 +26,7 @@ from pipeline.run_result import RunResult, execution_mark, open_store, read_run
 def data_report(result: RunResult) -> dict[str, Any]:
     """Rows per split, rejects and anomalies of one run, as the JSON report gives them."""
     report: dict[str, Any] = {"ingestion": result.ingestion(), "splits": result.splits(),
-                              "anomalies": result.anomalies() if result.anomalies_dir else None,
+                              "anomalies": result.anomalies(),
                               "examples_dir": result.examples_dir}
     if report["ingestion"] is not None:
         report["rejects_dir"] = result.rejects_dir

@@ -20,7 +20,7 @@ from tfx.utils import path_utils
 
 from benchmarks.baselines import labels
 from models.criteo_rows import read_rows
-from models.serving_contract import ASSETS_EXTRA, CONFIG_FILE
+from models.run_files import ASSETS_EXTRA, CONFIG_FILE
 from sparsectr.cli import main
 from sparsectr.experiment import CELLS_DIR, dataset_name
 from sparsectr.serving import predict_probabilities

@@ -22,7 +22,8 @@ from sklearn.metrics import roc_auc_score
 
 from models.criteo_rows import read_rows
 from models.hparams import default_alpha
-from models.serving_contract import ASSETS_EXTRA, CONFIG_FILE, PROBABILITY_KEY, serialized_examples
+from models.run_files import ASSETS_EXTRA, CONFIG_FILE
+from models.serving_contract import PROBABILITY_KEY, serialized_examples
 from sparsectr.cli import main
 from conftest import PROJECT_ROOT
 

@@ -39,7 +39,8 @@ from models.diagnostics import BATCHES_FILE
 from models.hparams import AUXILIARY_LOSSES, ModelConfig
 from models.local_fn_args import local_fn_args
 from models.losses import LOSSES
-from models.serving_contract import CONFIG_FILE, LOGIT_KEY, PROBABILITY_KEY, serialized_examples
+from models.run_files import CONFIG_FILE
+from models.serving_contract import LOGIT_KEY, PROBABILITY_KEY, serialized_examples
 from models.trainer import DIAGNOSTICS_DIR, HISTORY_FILE, TRAINING_KEY, run_fn
 from conftest import in_memory_beam_args
 from pipeline.config import PipelineConfig

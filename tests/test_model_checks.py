@@ -7,7 +7,6 @@ import json
 import math
 import os
 
-import pytest
 from tfx.components.evaluator import constants
 from tfx.types import standard_artifacts, standard_component_specs
 

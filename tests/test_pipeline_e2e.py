@@ -42,8 +42,9 @@ from models import features
 from models.criteo_rows import STANDARD_TSV, decode_line, parse_line
 from models.dcn import CapIds
 from models.hparams import ModelConfig
-from models.serving_contract import (ASSETS_EXTRA, PROBABILITY_KEY, RAW_SIGNATURE, SERVING_SIGNATURE,
-                                     TRANSFORM_SIGNATURE, WARMUP_FILE, raw_columns, serialized_examples)
+from models.run_files import ASSETS_EXTRA
+from models.serving_contract import (PROBABILITY_KEY, RAW_SIGNATURE, SERVING_SIGNATURE, TRANSFORM_SIGNATURE,
+                                     WARMUP_FILE, raw_columns, serialized_examples)
 from models.slices import MISSING_SLICE_VALUE
 from models.sparsity import bucket_names
 from numpy_references import delong, sparsity_buckets

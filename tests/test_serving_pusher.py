@@ -16,7 +16,7 @@ from tfx.types import standard_artifacts, standard_component_specs
 from components.serving_pusher import executor as pusher_executor
 from components.serving_pusher.component import ServingPusher
 from components.serving_pusher.spec import EVALUATION_KEY, MIN_SLICE_SIZE_KEY, SERVING_DIR_KEY
-from models.serving_contract import ASSETS_EXTRA
+from models.run_files import ASSETS_EXTRA
 
 # (slice column or None for overall, value, examples, auc)
 SLICES = [(None, None, 500.0, 0.71), ("sparsity_bucket", 2, 420.0, 0.69), ("sparsity_bucket", 5, 80.0, 0.77),

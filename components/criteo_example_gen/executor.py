@@ -10,13 +10,11 @@ against `max_reject_fraction`.
 from __future__ import annotations
 
 import collections
-import contextlib
 import dataclasses
 import gzip
 import io
 import json
 import os
-import zlib
 from typing import Any, Iterator, Optional
 
 import apache_beam as beam
@@ -36,9 +34,9 @@ from models.criteo_rows import (
     HeaderError,
     Layout,
     RowError,
-    corrupt_gzip_message,
     decode_line,
     detect_layout,
+    gzip_errors_named,
     parse_line,
     printable,
     strip_bom,
@@ -95,7 +93,7 @@ class LineRange:
 
 def _file_layout(path: str, input_format: str, compressed: bool) -> Optional[Layout]:
     """The file's layout from its first line; None for an empty file."""
-    with open_raw_file(path, compressed) as handle, _corrupt_gzip_fails(path, compressed):
+    with open_raw_file(path, compressed) as handle, gzip_errors_named(path, compressed):
         first = strip_bom(handle.readline())
     if not first:
         return None
@@ -137,23 +135,11 @@ def plan_ranges(path: str, input_format: str, range_bytes: Optional[int] = None)
             for (start, first), end in zip(starts, ends)]
 
 
-@contextlib.contextmanager
-def _corrupt_gzip_fails(path: str, compressed: bool) -> Iterator[None]:
-    """A gzip stream that ends early or holds bad data raises CorruptFileError, whose message names
-    the file and what to do (instead of EOFError deep in a Beam traceback)."""
-    try:
-        yield
-    except (EOFError, OSError, zlib.error) as e:
-        if not compressed:
-            raise
-        raise CorruptFileError(corrupt_gzip_message(path, e)) from None
-
-
 def read_range(line_range: LineRange) -> Iterator[tuple[int, bytes]]:
     """Streams (line number, raw bytes) of a range's data lines; a file's first line comes without
     a UTF-8 byte-order mark."""
     compressed = is_gzip(line_range.path)
-    with open_raw_file(line_range.path, compressed) as handle, _corrupt_gzip_fails(line_range.path, compressed):
+    with open_raw_file(line_range.path, compressed) as handle, gzip_errors_named(line_range.path, compressed):
         if line_range.start:
             handle.seek(line_range.start)
         position, number = line_range.start, line_range.first_line

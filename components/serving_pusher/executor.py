@@ -23,7 +23,7 @@ from tfx.utils import io_utils
 
 from components.serving_pusher.spec import EVALUATION_KEY, MIN_SLICE_SIZE_KEY, SERVING_DIR_KEY
 from evaluation.results import slice_metrics
-from models.serving_contract import ASSETS_EXTRA
+from models.run_files import ASSETS_EXTRA
 
 EVALUATION_FILE = "evaluation.json"
 SAVED_MODEL_FILE = "saved_model.pb"

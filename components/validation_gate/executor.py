@@ -14,6 +14,7 @@ from tfx.dsl.components.base import base_executor
 from tfx.types import artifact_utils
 
 from components.validation_gate import spec
+from models import features
 
 ANOMALIES_FILE = "SchemaDiff.pb"
 
@@ -29,20 +30,27 @@ class EmptyInputError(RuntimeError):
 STATISTICS_FILE = "FeatureStats.pb"
 
 
-def split_examples(statistics_uri: str) -> dict[str, int]:
-    """Examples per split of an ExampleStatistics artifact's directory."""
+def split_counts(statistics_uri: str) -> dict[str, dict[str, int]]:
+    """Examples and positives per split of an ExampleStatistics artifact's directory."""
     result = {}
     for path in sorted(tf.io.gfile.glob(os.path.join(statistics_uri, "Split-*", STATISTICS_FILE))):
         stats = statistics_pb2.DatasetFeatureStatisticsList()
         with tf.io.gfile.GFile(path, "rb") as f:
             stats.ParseFromString(f.read())
-        result[os.path.basename(os.path.dirname(path))[len("Split-"):]] = sum(
-            int(d.num_examples) for d in stats.datasets)
+        dataset = stats.datasets[0]
+        positives = 0
+        for feature in dataset.features:
+            if feature.path.step == [features.LABEL_KEY]:
+                num = feature.num_stats
+                positives = round(num.mean * num.common_stats.num_non_missing)
+        split = os.path.basename(os.path.dirname(path))[len("Split-"):]
+        result[split] = {"examples": int(dataset.num_examples), "positives": int(positives)}
     return result
 
 
-def check_not_empty(examples: dict[str, int]) -> None:
-    """Raises EmptyInputError when no split, or some split, holds no examples."""
+def check_not_empty(splits: dict[str, dict[str, int]]) -> None:
+    """Raises EmptyInputError when no split, or some split, holds no examples (split_counts)."""
+    examples = {split: counts["examples"] for split, counts in splits.items()}
     if not sum(examples.values()):
         raise EmptyInputError("no rows: the input holds no data lines (an empty file, or a header alone); "
                               "check the --data path and the file's contents")
@@ -84,7 +92,7 @@ def anomalies_report(found: list[dict[str, str]]) -> str:
 class Executor(base_executor.BaseExecutor):
     def Do(self, input_dict, output_dict, exec_properties) -> None:
         if input_dict.get(spec.STATISTICS_KEY):
-            check_not_empty(split_examples(artifact_utils.get_single_instance(input_dict[spec.STATISTICS_KEY]).uri))
+            check_not_empty(split_counts(artifact_utils.get_single_instance(input_dict[spec.STATISTICS_KEY]).uri))
         artifact = artifact_utils.get_single_instance(input_dict[spec.ANOMALIES_KEY])
         found = describe_anomalies(load_anomalies(artifact.uri))
         if found:
