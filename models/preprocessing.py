@@ -36,6 +36,11 @@ from models.tensors import as_sparse, to_dense
 
 WEIGHT_KEY = "weight"
 MISSING_ID = 0
+# tf.Transform traces preprocessing_fn into a TF1 graph rather than tf.functions: the same
+# vocabularies, buckets and transformed examples, and the fixed cost of a Transform run drops by
+# about a third (tracing tf.functions is most of the difference). benchmarks/transform_mode.py
+# measures both modes; the Trainer and the serving signatures load either graph alike.
+FORCE_TF_COMPAT_V1 = True
 
 
 def vocabulary_name(name: str) -> str:

@@ -14,6 +14,7 @@ from components.validation_gate.component import ValidationGate
 from evaluation.config import eval_config
 from models.baseline import BASELINE_FIELDS
 from models.hparams import TRANSFORM_FIELDS
+from models.preprocessing import FORCE_TF_COMPAT_V1
 from models.trainer import HOLDOUT_KEY
 from pipeline.config import SPLIT_NAMES, PipelineConfig, input_location
 
@@ -82,6 +83,7 @@ def _transform_and_trainer(config: PipelineConfig, data: list, run_parameters: R
         # The analyzer cache only pays when a later run feeds it back (incremental
         # spans); this DAG does not, so writing it would be wasted time.
         disable_analyzer_cache=True,
+        force_tf_compat_v1=FORCE_TF_COMPAT_V1,
     )
     transform.add_upstream_node(gate)
     return transform, _trainer(config, transform, "models.trainer.run_fn", run_parameters)

@@ -1,7 +1,13 @@
-"""Every loss through the real pipeline (LocalDagRunner) on generated sparse
-data: 3% clicks, beta 0.1, the default DCN-V2, one epoch, gradient
+"""Every output head through the real pipeline (LocalDagRunner) on generated
+sparse data: 3% clicks, beta 0.1, the default DCN-V2, one epoch, gradient
 diagnostics on. One run per loss in the same pipeline, so ExampleGen ..
 Transform run once and are reused when only the loss changes.
+
+The losses run here are BCE, Combined-Pair and the first loss of every other
+output head (models/losses.py: `head`): the head decides what the Trainer
+exports and serves, and losses that share a head differ only in the loss
+function, which tests/test_losses.py checks against NumPy and
+tests/test_dcn.py trains through Keras fit for every loss.
 
 Each loss trains without NaN, is pushed, and the pushed SavedModel serves
 probabilities in (0, 1). The diagnostics of the BCE and Combined-Pair runs
@@ -38,7 +44,7 @@ from models.criteo_rows import STANDARD_TSV, decode_line, parse_line
 from models.diagnostics import BATCHES_FILE
 from models.hparams import AUXILIARY_LOSSES, ModelConfig
 from models.local_fn_args import local_fn_args
-from models.losses import LOSSES
+from models.losses import LOSSES, get_loss
 from models.run_files import CONFIG_FILE
 from models.serving_contract import LOGIT_KEY, PROBABILITY_KEY, serialized_examples
 from models.trainer import DIAGNOSTICS_DIR, HISTORY_FILE, TRAINING_KEY, run_fn
@@ -52,8 +58,20 @@ from synthetic import generator
 pytestmark = pytest.mark.slow
 
 ROWS, POSITIVE_RATE, BETA, BATCH = 10_000, 0.03, 0.1, 1024
-# BCE first, then Combined-Pair (the Finding-4 pair), then the rest.
-LOSS_ORDER = ("bce", "combined_pair", *sorted(set(LOSSES) - {"bce", "combined_pair"}))
+
+
+def _one_loss_per_head() -> tuple[str, ...]:
+    """BCE first, then Combined-Pair (the Finding-4 pair), then the first loss of each other head."""
+    order, heads = ["bce", "combined_pair"], set()
+    for loss in [*order, *sorted(LOSSES)]:
+        head = get_loss(ModelConfig(loss=loss, alpha=0.5)).head
+        if head not in heads:
+            heads.add(head)
+            order += [] if loss in order else [loss]
+    return tuple(order)
+
+
+LOSS_ORDER = _one_loss_per_head()
 # What a new loss leaves cached: the data components, Transform and the logistic-regression baseline.
 LOSS_INDEPENDENT = {"CriteoExampleGen", "StatisticsGen", "ImportSchemaGen", "ExampleValidator", "ValidationGate",
                     "Transform", "BaselineTrainer", "BaselineEvaluator"}

@@ -10,7 +10,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata, schema_utils
 
 from models import features
 from models.hparams import ModelConfig
-from models.preprocessing import MISSING_ID, WEIGHT_KEY, preprocessing_fn
+from models.preprocessing import FORCE_TF_COMPAT_V1, MISSING_ID, WEIGHT_KEY, preprocessing_fn
 from models.slices import MISSING_SLICE_VALUE, slice_key
 from models.sparsity import SPARSITY_BUCKET_KEY, bucket_names, key_values
 from numpy_references import sparsity_buckets
@@ -35,7 +35,7 @@ def _rows(i1, c1, labels) -> list[dict]:
 
 def _transform(config: ModelConfig, train: list[dict], more: list[dict], tmp_path) -> tuple[list, list]:
     metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(RAW_SPEC))
-    with tft_beam.Context(temp_dir=str(tmp_path), force_tf_compat_v1=False):
+    with tft_beam.Context(temp_dir=str(tmp_path), force_tf_compat_v1=FORCE_TF_COMPAT_V1):
         (out, _), transform_fn = (train, metadata) | tft_beam.AnalyzeAndTransformDataset(
             lambda inputs: preprocessing_fn(inputs, config.to_custom_config()))
         more_out, _ = ((more, metadata), transform_fn) | tft_beam.TransformDataset()
