@@ -7,8 +7,10 @@ output, vocabulary minimum count and validation rows as the DCN-V2), summed,
 plus a bias; L2 on the weights with the strength scikit-learn's
 LogisticRegression(C=LR_C) has (per example: mean logloss + |w|^2 / (2 C n)),
 C tuned on validation rows of both the real Kaggle sample and the default
-generated data; Adam; the epoch of best validation weighted logloss kept. It
-is exported with the same serving signatures, so the Evaluator scores it on
+generated data; Adam; the epoch of best validation weighted logloss kept;
+calibrated as the DCN-V2 is (`calibration`, fitted on the same validation
+rows), so that neither wins on logloss by calibration alone. It is exported
+with the same serving signatures, so the Evaluator scores it on
 the same split the same way (pipeline/pipeline.py: BaselineEvaluator).
 """
 from __future__ import annotations
@@ -20,11 +22,11 @@ from tfx import v1 as tfx
 from models import features
 from models.dcn import CapIds
 from models.hparams import TRANSFORM_FIELDS, ModelConfig
-from models.trainer import FailOnNonFiniteLoss, compile_model, export_serving_model, training_inputs
+from models.trainer import FailOnNonFiniteLoss, compile_model, export_serving_model, fitted_calibration, training_inputs
 from models.vocabulary import id_counts
 
 # The settings run_fn reads (the rest of the DCN-V2's may change without re-training the baseline).
-BASELINE_FIELDS = TRANSFORM_FIELDS + ("batch_size", "seed")
+BASELINE_FIELDS = TRANSFORM_FIELDS + ("batch_size", "seed", "calibration")
 LR_C = 0.03
 LEARNING_RATE = 1e-2
 EPOCHS = 10
@@ -60,4 +62,7 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
                                                     restore_best_weights=True)])
     logging.info("Baseline history: %s", history.history)
     training = {**inputs.record, "model": "logistic regression", "l2": l2, "epochs": len(history.history["loss"])}
+    calibration = fitted_calibration(model, inputs.valid, config)  # as the DCN-V2's: the same rows, the same kind
+    if calibration:
+        training["calibration"] = calibration
     export_serving_model(model, inputs.tft_output, config, fn_args.serving_model_dir, training)

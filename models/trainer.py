@@ -82,6 +82,13 @@ def validation_predictions(model: tf.keras.Model, dataset: tf.data.Dataset) -> t
     return tuple(np.concatenate(column) for column in zip(*parts))
 
 
+def fitted_calibration(model: tf.keras.Model, valid: tf.data.Dataset, config: ModelConfig) -> Optional[dict[str, Any]]:
+    """The calibration `config.calibration` names, fitted on the validation rows; None for "none"."""
+    if config.calibration == "none":
+        return None
+    return fit_calibration(config.calibration, *validation_predictions(model, valid))
+
+
 def count_examples(dataset: tf.data.Dataset) -> DataSize:
     """Examples and positives of a (features, label, weight) dataset, in one pass."""
     examples, positives = dataset.reduce(
@@ -291,8 +298,9 @@ def run_fn(fn_args: tfx.components.FnArgs) -> None:
     tf.io.gfile.makedirs(model_run_dir)
     with tf.io.gfile.GFile(os.path.join(model_run_dir, HISTORY_FILE), "w") as f:
         json.dump(epochs, f, indent=1)
-    if config.calibration != "none":
-        training["calibration"] = fit_calibration(config.calibration, *validation_predictions(model, valid))
+    calibration = fitted_calibration(model, valid, config)
+    if calibration:
+        training["calibration"] = calibration
     export_dir = writable_dir(fn_args.serving_model_dir, strategy)
     export_serving_model(model, tft_output, config, export_dir, training)
     if not chief:  # every worker takes part in saving a distributed model; only the chief's is kept

@@ -22,7 +22,7 @@ import numpy as np
 
 from sparsectr.diagnostics_plots import save_figure
 from sparsectr.experiment import dataset_name
-from sparsectr.experiment_stats import METRICS, PAPER_RQ3, benefit_by_beta, compare_with_bce
+from sparsectr.experiment_stats import METRICS, PAPER_RQ3, compare_with_bce, rq1_rows
 
 RESULTS_CSV = "results.csv"
 RESULTS_JSON = "results.json"
@@ -69,14 +69,7 @@ def summarise(cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """Paired comparisons with BCE on every metric present, verdicts on the chosen metrics, and RQ1."""
     metrics = [m for m in (*LABEL_METRICS, *TRUTH_METRICS, *OTHER_METRICS) if any(m in c for c in cells)]
     comparisons = compare_with_bce(cells, metrics)
-    rq1 = []
-    for dataset in sorted({r["dataset"] for r in comparisons}):
-        rows = [r for r in comparisons if r["dataset"] == dataset]
-        for loss in sorted({r["loss"] for r in rows}):
-            for metric in verdict_metrics(cells):
-                result = benefit_by_beta(rows, loss, metric)
-                if result:
-                    rq1.append({"dataset": dataset, **result})
+    rq1 = rq1_rows(comparisons, verdict_metrics(cells))
     return {"verdict_metrics": list(verdict_metrics(cells)), "comparisons": comparisons, "rq1": rq1,
             "per_loss": _per_loss(cells, metrics)}
 
@@ -124,10 +117,12 @@ def _fmt(value, digits: int, sign: str = "") -> str:
     return "" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:{sign}.{digits}f}"
 
 
-def _interval(row: dict[str, Any], digits: int) -> str:
-    if math.isnan(row["ci_low"]):
+def _interval(row: dict[str, Any], digits: int, key: str = "ci") -> str:
+    """`key`_low and `key`_high as [low, high]; empty when absent or NaN."""
+    low, high = row.get(f"{key}_low", math.nan), row.get(f"{key}_high", math.nan)
+    if math.isnan(low):
         return ""
-    return f"[{row['ci_low']:+.{digits}f}, {row['ci_high']:+.{digits}f}]"
+    return f"[{low:+.{digits}f}, {high:+.{digits}f}]"
 
 
 def _p(value: float) -> str:
@@ -159,39 +154,45 @@ def format_summary(summary: dict[str, Any]) -> str:
             lines += _verdict_table(comparisons)
             lines += ["Paired differences, loss - BCE (same seeds); verdicts on "
                       + ", ".join(summary["verdict_metrics"]) + ":", "",
-                      "| beta | loss | alpha | metric | finding | n | mean diff | 95% CI | t-test p | Wilcoxon p | "
-                      "detectable | paper diff | verdict |", "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                      "| beta | loss | alpha | metric | finding | n | mean diff | 95% CI | Bonferroni CI | t-test p | "
+                      "Holm p | Wilcoxon p | detectable (family level) | paper diff | verdict |",
+                      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
             for c in comparisons:
                 digits = DIGITS.get(c["metric"], 6) + 1
                 paper = _paper_diff(c["loss"], c["metric"])
                 alpha = "default" if c["alpha"] is None else f"{c['alpha']:g}"
                 lines.append(
                     f"| {c['beta']:g} | {c['loss']} | {alpha} | {c['metric']} | {c['finding']} | {c['n']} | "
-                    f"{c['diff_mean']:+.{digits}f} | {_interval(c, digits)} | "
-                    f"{_p(c['t_p'])} | {_p(c['wilcoxon_p'])} | {_fmt(c['detectable_effect'], digits)} | {paper} | "
+                    f"{c['diff_mean']:+.{digits}f} | {_interval(c, digits)} | {_interval(c, digits, 'ci_adjusted')} | "
+                    f"{_p(c['t_p'])} | {_p(c.get('holm_p', math.nan))} | {_p(c['wilcoxon_p'])} | "
+                    f"{_fmt(c.get('detectable_effect_adjusted', c['detectable_effect']), digits)} | {paper} | "
                     f"{c['verdict']} |")
             lines.append("")
     if summary["rq1"]:
-        lines += ["RQ1, benefit over BCE (positive = better) by beta, sparsest vs densest (Welch):", "",
-                  "| dataset | loss | metric | benefit by beta | sparsest - densest | 95% CI | p | verdict |",
-                  "|---|---|---|---|---|---|---|---|"]
+        lines += ["RQ1, benefit over BCE (positive = better) at each beta minus at the densest, paired by seed "
+                  "(difference in differences; Holm over these rows):", "",
+                  "| dataset | loss | alpha | metric | beta | benefit | densest beta | benefit there | difference | "
+                  "95% CI | Bonferroni CI | t-test p | Holm p | verdict |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
         for r in summary["rq1"]:
-            by_beta = ", ".join(f"{b:g}: {v:+.5f}" for b, v in r["by_beta"].items())
-            w = r["welch"]
-            lines.append(f"| {dataset_name(r['dataset'])} | {r['loss']} | {r['metric']} | {by_beta} | "
-                         f"{w['diff']:+.5f} | [{w['ci_low']:+.5f}, {w['ci_high']:+.5f}] | {_p(w['p'])} | "
-                         f"{w['verdict']} |")
+            alpha = "default" if r["alpha"] is None else f"{r['alpha']:g}"
+            lines.append(f"| {dataset_name(r['dataset'])} | {r['loss']} | {alpha} | {r['metric']} | {r['beta']:g} | "
+                         f"{r['sparse_benefit']:+.5f} | {r['dense_beta']:g} | {r['dense_benefit']:+.5f} | "
+                         f"{r['diff_mean']:+.5f} | {_interval(r, 5)} | {_interval(r, 5, 'ci_adjusted')} | "
+                         f"{_p(r['t_p'])} | {_p(r.get('holm_p', math.nan))} | {r['verdict']} |")
         lines.append("")
     return "\n".join(lines)
 
 
 def _verdict_table(comparisons: Sequence[dict[str, Any]]) -> list[str]:
-    """One row per beta, loss and alpha; per finding the mean paired difference, its 95% interval and the verdict."""
+    """One row per beta, loss and alpha; per finding the mean paired difference, its Bonferroni interval over
+    the grid's verdicts and the verdict."""
     metrics = [m for m in METRICS if any(c["metric"] == m for c in comparisons)]
     keys = sorted({(c["beta"], c["loss"], c["alpha"]) for c in comparisons},
                   key=lambda k: (k[0], _loss_rank(k[1]), -1.0 if k[2] is None else k[2]))
     by = {(c["beta"], c["loss"], c["alpha"], c["metric"]): c for c in comparisons}
-    lines = ["Verdicts: loss - BCE on the same seeds, mean [95% CI], verdict:", "",
+    lines = ["Verdicts: loss - BCE on the same seeds, mean [Bonferroni interval over the grid's verdicts], "
+             "verdict (on Holm-adjusted p):", "",
              "| beta | loss | alpha | n | " + " | ".join(f"{m} ({METRICS[m]['finding']})" for m in metrics) + " |",
              "|---|---|---|---|" + "---|" * len(metrics)]
     for beta, loss, alpha in keys:
@@ -204,10 +205,11 @@ def _verdict_table(comparisons: Sequence[dict[str, Any]]) -> list[str]:
             n = c["n"]
             digits = DIGITS.get(m)
             if digits is None:
-                interval = "" if math.isnan(c["ci_low"]) else f"[{c['ci_low']:+.1e}, {c['ci_high']:+.1e}]"
+                low, high = c.get("ci_adjusted_low", math.nan), c.get("ci_adjusted_high", math.nan)
+                interval = "" if math.isnan(low) else f"[{low:+.1e}, {high:+.1e}]"
                 cells.append(f"{c['diff_mean']:+.2e} {interval} {c['verdict']}")
             else:
-                cells.append(f"{c['diff_mean']:+.{digits}f} {_interval(c, digits)} {c['verdict']}")
+                cells.append(f"{c['diff_mean']:+.{digits}f} {_interval(c, digits, 'ci_adjusted')} {c['verdict']}")
         alpha_text = "default" if alpha is None else f"{alpha:g}"
         lines.append(f"| {beta:g} | {loss} | {alpha_text} | {n} | " + " | ".join(cells) + " |")
     return lines + [""]
@@ -298,7 +300,10 @@ def _plot_differences(summary: dict[str, Any], out_dir: str) -> Optional[str]:
             means = np.array([c["diff_mean"] for c in rows])
             errors = np.array([[c["diff_mean"] - c["ci_low"], c["ci_high"] - c["diff_mean"]] for c in rows]).T
             colors = [_verdict_color(c["verdict"]) for c in rows]
-            for y, m, lo, hi, color in zip(ys, means, *errors, colors):
+            for y, m, lo, hi, color, c in zip(ys, means, *errors, colors, rows):
+                if not math.isnan(c.get("ci_adjusted_low", math.nan)):  # the wider, family-wise interval
+                    ax.plot([c["ci_adjusted_low"], c["ci_adjusted_high"]], [y, y], color=color, alpha=0.35,
+                            linewidth=5, solid_capstyle="butt")
                 ax.errorbar([m], [y], xerr=[[lo], [hi]], fmt="o", color=color, capsize=3)
             for y, c in zip(ys, rows):
                 paper = PAPER_RQ3.get(c["loss"], {}).get(METRICS[metric]["paper"] or "")
@@ -308,13 +313,18 @@ def _plot_differences(summary: dict[str, Any], out_dir: str) -> Optional[str]:
             ax.set_yticks(ys, labels)
             ax.set(title=f"{dataset_name(dataset)}, beta {beta:g}\n{metric}: loss - BCE", ylim=(-0.7, len(rows) - 0.3))
             ax.grid(axis="x", alpha=0.3)
-    fig.suptitle("Paired differences with 95% t intervals; x: the paper's difference\n"
-                 "green: reproduced, red: opposite, orange: not reproduced, blue: inconclusive", fontsize=10)
+    fig.suptitle("Paired differences with 95% t intervals (bars) and Bonferroni intervals over the grid's verdicts "
+                 "(shaded); x: the paper's difference\n"
+                 "green: reproduced, red: opposite, orange: not reproduced, blue: inconclusive (Holm-adjusted)",
+                 fontsize=10)
     return save_figure(fig, os.path.join(out_dir, "paired_differences.png"))
 
 
 def _verdict_color(verdict: str) -> str:
-    return {"reproduced": "tab:green", "opposite": "tab:red", "not reproduced": "tab:orange"}.get(verdict, "tab:blue")
+    for prefix, color in (("reproduced", "tab:green"), ("opposite", "tab:red"), ("not reproduced", "tab:orange")):
+        if verdict.startswith(prefix):
+            return color
+    return "tab:blue"
 
 
 def _plot_gradients(cells: Sequence[dict[str, Any]], out_dir: str) -> list[str]:

@@ -7,13 +7,27 @@ seeds of both losses, and of the paired differences d = loss - BCE: their mean,
 a 95% t interval, the paired t-test p-value and the Wilcoxon signed-rank
 p-value (exact for small n: with 5 seeds its smallest two-sided p is 0.0625).
 
-A verdict compares the interval with the paper's effect size delta (docs/SCIENCE.md §6):
-- reproduced: the interval lies on the paper's side of 0;
-- opposite: it lies on the other side;
-- not reproduced: it holds 0, and the minimum detectable effect (80% power,
-  two-sided 5%, from the observed sd at this many seeds) is at most delta, so
-  an effect as large as the paper's would most likely have shown;
-- inconclusive: it holds 0 and the detectable effect is larger than delta.
+The verdicts of one grid are one family: their p-values are adjusted by
+Holm-Bonferroni (`holm`), and a verdict rests on the adjusted p. Beside the
+raw 95% interval each row has the Bonferroni interval at 1 - 0.05/m (m
+verdicts in the family): when it excludes 0, so does Holm's test. A verdict
+compares the result with the paper's effect size delta (docs/SCIENCE.md §6):
+- reproduced: adjusted p < 0.05 on the paper's side of 0;
+- opposite: adjusted p < 0.05 on the other side;
+- not reproduced: adjusted p >= 0.05, and the detectable effect at the
+  family's Bonferroni level (80% power) is at most delta, so an effect as
+  large as the paper's would most likely have shown;
+- inconclusive: adjusted p >= 0.05 and the detectable effect is larger than delta.
+Where the paper reports no difference (delta 0: Combined-List's logloss) the
+claim is equivalence: two one-sided t-tests (TOST) against the margin
++-EQUIVALENCE_MARGIN of the metric, the largest effect the paper reports on
+it; reproduced when the adjusted TOST p < 0.05, not reproduced when the raw
+interval lies wholly outside the margin, else inconclusive.
+Finding 4 is judged only for the losses the paper claims it for (FINDING4_LOSSES).
+
+RQ1 (the sparser, the larger the benefit) is a seed-paired difference in
+differences: per seed, the loss's benefit over BCE at a beta minus its benefit
+at the densest beta of the grid, tested against 0 (Holm over the grid's RQ1 rows).
 """
 from __future__ import annotations
 
@@ -34,6 +48,10 @@ PAPER_RQ3 = {
 }
 CONFIDENCE = 0.95
 POWER = 0.8
+LEVEL = 1 - CONFIDENCE
+# docs/SCIENCE.md §1, §4, §6: the paper shows larger gradients on negatives for the pairwise term,
+# Combined-List and RCR (its gradient figures) and Combined-Contrastive (RQ4); not for JRC or Focal.
+FINDING4_LOSSES = ("combined_pair", "combined_list", "rcr", "combined_contrastive")
 
 # What each finding claims, per metric of a cell: +1 when the loss should be
 # higher than BCE, -1 when lower; and which paper effect sizes it is held to.
@@ -62,6 +80,42 @@ def paper_effect(loss: str, metric: str) -> Optional[float]:
     return abs(PAPER_RQ3[loss][key] - PAPER_RQ3["bce"][key])
 
 
+def equivalence_margin(metric: str) -> Optional[float]:
+    """The margin of "no difference" on `metric`: the largest effect over BCE the paper reports on it."""
+    key = METRICS[metric]["paper"]
+    if key is None:
+        return None
+    return max(abs(v[key] - PAPER_RQ3["bce"][key]) for v in PAPER_RQ3.values())
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (step-down: the k-th smallest times m - k + 1, made
+    non-decreasing, at most 1); NaN stays NaN and does not count in m."""
+    finite = sorted((p, i) for i, p in enumerate(p_values) if not math.isnan(p))
+    adjusted = [math.nan] * len(p_values)
+    running = 0.0
+    for k, (p, i) in enumerate(finite):
+        running = max(running, min(1.0, (len(finite) - k) * p))
+        adjusted[i] = running
+    return adjusted
+
+
+def _t_stats(d: np.ndarray, confidence: float) -> tuple[float, float, float]:
+    """(mean, standard error, t quantile for a two-sided `confidence` interval) of `d` (n >= 2)."""
+    n = len(d)
+    return float(d.mean()), float(d.std(ddof=1) / math.sqrt(n)), float(stats.t.ppf(0.5 + confidence / 2, n - 1))
+
+
+def tost_p(d: Sequence[float], margin: float) -> float:
+    """p of two one-sided t-tests that the mean of `d` lies within (-margin, +margin)."""
+    d = np.asarray(d, np.float64)
+    mean, se, _ = _t_stats(d, CONFIDENCE)
+    if se == 0:
+        return 0.0 if abs(mean) < margin else 1.0
+    t_low, t_high = (mean + margin) / se, (mean - margin) / se
+    return float(max(stats.t.sf(t_low, len(d) - 1), stats.t.cdf(t_high, len(d) - 1)))
+
+
 def paired_summary(loss_values: Sequence[float], bce_values: Sequence[float]) -> dict[str, Any]:
     """Statistics of d = loss - bce over paired seeds."""
     a, b = np.asarray(loss_values, np.float64), np.asarray(bce_values, np.float64)
@@ -70,7 +124,8 @@ def paired_summary(loss_values: Sequence[float], bce_values: Sequence[float]) ->
     out: dict[str, Any] = {"n": n, "loss_mean": float(a.mean()), "bce_mean": float(b.mean()),
                            "loss_sd": float(a.std(ddof=1)) if n > 1 else math.nan,
                            "bce_sd": float(b.std(ddof=1)) if n > 1 else math.nan,
-                           "diff_mean": float(d.mean()), "diff_sd": float(d.std(ddof=1)) if n > 1 else math.nan}
+                           "diff_mean": float(d.mean()), "diff_sd": float(d.std(ddof=1)) if n > 1 else math.nan,
+                           "diffs": [float(x) for x in d]}
     if n < 2:
         return {**out, "ci_low": math.nan, "ci_high": math.nan, "t_p": math.nan, "wilcoxon_p": math.nan,
                 "detectable_effect": math.nan}
@@ -83,25 +138,52 @@ def paired_summary(loss_values: Sequence[float], bce_values: Sequence[float]) ->
     return out
 
 
-def verdict(summary: dict[str, Any], direction: int, delta: Optional[float]) -> str:
-    """reproduced / opposite / not reproduced / inconclusive (module docstring); n/a below 2 seeds."""
-    if summary["n"] < 2 or math.isnan(summary["ci_low"]):
+def adjust_family(rows: list[dict[str, Any]], p_key: str = "p_tested") -> None:
+    """Holm over the rows that state a verdict (`p_key` set): `holm_p`, and the Bonferroni interval
+    (`ci_adjusted_low/high`) and detectable effect at the family's level."""
+    family = [r for r in rows if not math.isnan(r.get(p_key, math.nan))]
+    for row, adjusted in zip(family, holm([r[p_key] for r in family])):
+        row["holm_p"], row["family_size"] = adjusted, len(family)
+        d = np.asarray(row["diffs"], np.float64)
+        confidence = 1 - LEVEL / len(family)
+        mean, se, t_crit = _t_stats(d, confidence)
+        row["ci_adjusted_low"], row["ci_adjusted_high"] = mean - t_crit * se, mean + t_crit * se
+        row["detectable_effect_adjusted"] = float((t_crit + stats.t.ppf(POWER, len(d) - 1)) * se)
+
+
+def verdict(row: dict[str, Any], direction: int, delta: Optional[float]) -> str:
+    """reproduced / opposite / not reproduced / inconclusive (module docstring) from a row that
+    `adjust_family` has adjusted; n/a below 2 seeds or outside the claim."""
+    if row["n"] < 2 or math.isnan(row["ci_low"]):
         return "n/a (fewer than 2 seeds)"
-    low, high = sorted((direction * summary["ci_low"], direction * summary["ci_high"]))
-    if low > 0:
-        return "reproduced"
-    if high < 0:
-        return "opposite"
+    if "holm_p" not in row:
+        return "n/a (not a claim of the paper for this loss)"
+    significant = row["holm_p"] < LEVEL
+    if delta == 0:
+        margin = row["equivalence_margin"]
+        if significant:
+            return f"reproduced (equivalent within ±{margin:.2g})"
+        if row["ci_low"] > margin or row["ci_high"] < -margin:
+            return f"not reproduced (differs by more than ±{margin:.2g})"
+        return "inconclusive"
+    if significant:
+        return "reproduced" if direction * row["diff_mean"] > 0 else "opposite"
     if delta is None:
         return "inconclusive (no paper effect to compare)"
-    if summary["detectable_effect"] <= delta:
+    if row["detectable_effect_adjusted"] <= delta:
         return "not reproduced"
     return "inconclusive"
 
 
+def claimed(loss: str, metric: str) -> bool:
+    """Whether the paper claims `metric`'s finding for `loss` (Finding 4: FINDING4_LOSSES only)."""
+    return metric != "negative_gradient" or loss in FINDING4_LOSSES
+
+
 def compare_with_bce(cells: Sequence[dict[str, Any]], metrics: Sequence[str]) -> list[dict[str, Any]]:
     """One row per (dataset, beta, loss, alpha) and metric: the paired summary against BCE on the same
-    dataset, beta and seeds, and the verdict. Cells without a BCE partner are left out."""
+    dataset, beta and seeds, and the verdict, Holm-adjusted over all the rows (one grid is one
+    family). Cells without a BCE partner are left out."""
     bce = {(c["dataset"], c["beta"], c["seed"]): c for c in cells if c["loss"] == "bce"}
     groups: dict[tuple, list[dict[str, Any]]] = {}
     for c in cells:
@@ -117,42 +199,53 @@ def compare_with_bce(cells: Sequence[dict[str, Any]], metrics: Sequence[str]) ->
                 continue
             summary = paired_summary([p[0] for p in pairs], [p[1] for p in pairs])
             delta = paper_effect(loss, metric)
-            rows.append({"dataset": dataset, "beta": beta, "loss": loss, "alpha": alpha, "metric": metric,
-                         "finding": METRICS[metric]["finding"],
-                         "seeds": [c["seed"] for c in group], "paper_effect": delta, **summary,
-                         "verdict": verdict(summary, METRICS[metric]["direction"], delta)})
+            row = {"dataset": dataset, "beta": beta, "loss": loss, "alpha": alpha, "metric": metric,
+                   "finding": METRICS[metric]["finding"], "seeds": [c["seed"] for c in group
+                                                                     if _finite(c.get(metric))],
+                   "paper_effect": delta, **summary, "p_tested": math.nan}
+            if summary["n"] >= 2 and claimed(loss, metric):
+                row["p_tested"] = summary["t_p"]
+                if delta == 0:
+                    row["equivalence_margin"] = equivalence_margin(metric)
+                    row["tost_p"] = row["p_tested"] = tost_p(summary["diffs"], row["equivalence_margin"])
+            rows.append(row)
+    adjust_family(rows)
+    for row in rows:
+        row["verdict"] = verdict(row, METRICS[row["metric"]]["direction"], row["paper_effect"])
     return rows
 
 
-def benefit_by_beta(comparisons: Sequence[dict[str, Any]], loss: str, metric: str) -> Optional[dict[str, Any]]:
-    """RQ1 (the sparser, the larger the benefit): the loss's benefit over BCE (d oriented so that
-    positive = better) at the smallest and the largest beta of a dataset, compared by Welch's t-test
-    on the per-seed paired differences. None without two betas."""
-    rows = [r for r in comparisons if r["loss"] == loss and r["metric"] == metric]
-    if len({r["beta"] for r in rows}) < 2:
-        return None
-    sparse, dense = min(rows, key=lambda r: r["beta"]), max(rows, key=lambda r: r["beta"])
-    direction = METRICS[metric]["direction"]
-    return {"loss": loss, "metric": metric, "sparse_beta": sparse["beta"], "dense_beta": dense["beta"],
-            "sparse_benefit": direction * sparse["diff_mean"], "dense_benefit": direction * dense["diff_mean"],
-            "by_beta": {r["beta"]: direction * r["diff_mean"] for r in sorted(rows, key=lambda r: r["beta"])},
-            "welch": _welch(sparse, dense, direction)}
-
-
-def _welch(sparse: dict[str, Any], dense: dict[str, Any], direction: int) -> dict[str, Any]:
-    """Welch's interval and p for (sparse benefit - dense benefit) from the two groups' summaries."""
-    m1, m2 = direction * sparse["diff_mean"], direction * dense["diff_mean"]
-    v1, v2 = sparse["diff_sd"] ** 2 / sparse["n"], dense["diff_sd"] ** 2 / dense["n"]
-    result = stats.ttest_ind_from_stats(m1, sparse["diff_sd"], sparse["n"], m2, dense["diff_sd"], dense["n"],
-                                        equal_var=False)
-    se = math.sqrt(v1 + v2)
-    dof = (v1 + v2) ** 2 / (v1 ** 2 / (sparse["n"] - 1) + v2 ** 2 / (dense["n"] - 1)) if se > 0 else 1.0
-    t_crit = stats.t.ppf(0.5 + CONFIDENCE / 2, dof)
-    diff = m1 - m2
-    verdict_text = ("reproduced" if diff - t_crit * se > 0 else "opposite" if diff + t_crit * se < 0
-                    else "inconclusive")
-    return {"diff": diff, "ci_low": diff - t_crit * se, "ci_high": diff + t_crit * se, "p": float(result.pvalue),
-            "verdict": verdict_text}
+def rq1_rows(comparisons: Sequence[dict[str, Any]], metrics: Sequence[str]) -> list[dict[str, Any]]:
+    """RQ1 as a seed-paired difference in differences, per dataset, loss, alpha and metric: at each
+    beta but the densest, per seed, the loss's benefit over BCE (positive = better) minus its
+    benefit at the densest beta; its mean, intervals and p, Holm-adjusted over all the rows."""
+    by_group: dict[tuple, dict[float, dict[str, Any]]] = {}
+    for r in comparisons:
+        if r["metric"] in metrics:
+            by_group.setdefault((r["dataset"], r["loss"], r["alpha"], r["metric"]), {})[r["beta"]] = r
+    rows = []
+    for (dataset, loss, alpha, metric), by_beta in sorted(by_group.items(), key=lambda kv: str(kv[0])):
+        if len(by_beta) < 2:
+            continue
+        direction = METRICS[metric]["direction"]
+        dense = by_beta[max(by_beta)]
+        dense_benefit = {s: direction * d for s, d in zip(dense["seeds"], dense["diffs"])}
+        for beta in sorted(b for b in by_beta if b != max(by_beta)):
+            sparse = by_beta[beta]
+            pairs = [(direction * d, dense_benefit[s]) for s, d in zip(sparse["seeds"], sparse["diffs"])
+                     if s in dense_benefit]
+            summary = paired_summary([p[0] for p in pairs], [p[1] for p in pairs])
+            rows.append({"dataset": dataset, "loss": loss, "alpha": alpha, "metric": metric, "beta": beta,
+                         "dense_beta": max(by_beta), "n": summary["n"], "sparse_benefit": summary["loss_mean"],
+                         "dense_benefit": summary["bce_mean"], "diff_mean": summary["diff_mean"],
+                         "diffs": summary["diffs"], "ci_low": summary["ci_low"], "ci_high": summary["ci_high"],
+                         "t_p": summary["t_p"], "p_tested": summary["t_p"]})
+    adjust_family(rows)
+    for row in rows:
+        significant = row.get("holm_p", math.nan) < LEVEL
+        row["verdict"] = ("n/a (fewer than 2 seeds)" if row["n"] < 2 else
+                          ("reproduced" if row["diff_mean"] > 0 else "opposite") if significant else "inconclusive")
+    return rows
 
 
 def _finite(value) -> bool:

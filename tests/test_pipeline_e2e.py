@@ -42,7 +42,7 @@ from models import features
 from models.criteo_rows import STANDARD_TSV, decode_line, parse_line
 from models.dcn import CapIds
 from models.hparams import ModelConfig
-from models.run_files import ASSETS_EXTRA
+from models.run_files import ASSETS_EXTRA, TRAINING_KEY, trained_model_config
 from models.serving_contract import (PROBABILITY_KEY, RAW_SIGNATURE, SERVING_SIGNATURE, TRANSFORM_SIGNATURE,
                                      WARMUP_FILE, raw_columns, serialized_examples)
 from models.slices import MISSING_SLICE_VALUE
@@ -173,6 +173,10 @@ def test_pipeline_trains_blesses_pushes_serves_and_refuses_a_worse_model(criteo_
     assert summary["model_config"]["embedding_l2"] == pytest.approx(0.01 * 256 / trained["positives"])
     # The logistic-regression baseline, scored on the same rows.
     assert summary["baseline"]["example_count"] == 1109 and 0.65 < summary["baseline"]["auc"] < 0.85
+    # Calibrated as the DCN-V2: Platt, on the same validation rows.
+    baseline_training = trained_model_config(latest_run(config.output_dir).uri("BaselineTrainer", "model"))[TRAINING_KEY]
+    assert baseline_training["calibration"]["kind"] == "platt"
+    assert baseline_training["calibration"]["rows"] == trained["calibration"]["rows"]
     pushed = summary["pushed_model"]
     assert os.path.dirname(pushed) == config.serving_dir and os.path.basename(pushed).isdigit()
 
