@@ -203,7 +203,7 @@ def _cmd_experiment(args: argparse.Namespace) -> int:
         grid = dataclasses.replace(grid, model={**grid.model, **_model_overrides(args)})
     else:
         grid = experiment.Grid(**given, model=_model_overrides(args))
-    experiment.run_grid(grid, args.out, progress=sys.stderr)
+    experiment.run_grid(grid, args.out, progress=sys.stderr, after_cell=args.after_cell)
     return _print_experiment_report(args.out, plots=not args.no_plots)
 
 
@@ -322,6 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-seed", type=int, help="seed of the generated rows (default 0)")
     _add_beam_flag(p)
     p.add_argument("--no-plots", action="store_true")
+    p.add_argument("--after-cell", metavar="COMMAND", help="a shell command run after each finished cell, with "
+                   "SPARSECTR_CELL set to its file (scripts/run_experiments.sh commits each cell with it)")
     p.add_argument("--verbose", action="store_true", help="show library warnings")
     _add_model_flags(p, exclude=("loss", "alpha", "beta", "seed"))
     p.set_defaults(func=_cmd_experiment)

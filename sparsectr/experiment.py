@@ -10,6 +10,9 @@ Evaluator execution, both recorded in that store.
 A finished cell is written to `OUT/cells/<key>.json` (atomically) and skipped
 by any later run with the same settings, so a killed run loses only the cell
 in flight and a grid can be extended (more seeds, losses, betas) in place.
+Each cell records the code it ran on (`code_version`: the git commit and any
+uncommitted change to the code folders), and `--after-cell COMMAND` runs a
+shell command after each one (scripts/run_experiments.sh commits the cell).
 On generated data each cell is also scored against the true probabilities
 (synthetic/truth_metrics.py) on the test split.
 """
@@ -21,6 +24,7 @@ import glob
 import hashlib
 import json
 import os
+import subprocess
 import time
 from typing import Any, Optional, TextIO
 
@@ -29,6 +33,9 @@ import numpy as np
 from models.hparams import AUXILIARY_LOSSES, ModelConfig
 from pipeline.config import PipelineConfig
 
+PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The folders whose code decides a cell's numbers.
+CODE_DIRS = ("models", "synthetic", "evaluation", "components", "pipeline", "sparsectr")
 CELLS_DIR = "cells"
 SETTINGS_FILE = "experiment.json"
 LOGS_DIR = "logs"
@@ -117,7 +124,10 @@ def dataset_name(spec: str) -> str:
         rows, rate, seed = _generated(spec)
         return f"generated-{rows}-{rate}-seed{seed}"
     stem = os.path.basename(os.path.normpath(spec)).split(".")[0] or "data"
-    return f"{stem}-{hashlib.sha1(os.path.abspath(spec).encode()).hexdigest()[:6]}"
+    path = os.path.abspath(spec)
+    if os.path.commonpath([path, PROJECT]) == PROJECT:  # the same name in any checkout of the project
+        path = os.path.relpath(path, PROJECT)
+    return f"{stem}-{hashlib.sha1(path.encode()).hexdigest()[:6]}"
 
 
 def prepare_dataset(spec: str, out_dir: str, progress: Optional[TextIO] = None
@@ -151,6 +161,19 @@ def cell_key(grid: Grid, cell: dict[str, Any]) -> str:
     alpha = "default" if cell["alpha"] is None else f"{cell['alpha']:g}"
     return (f"{dataset_name(cell['dataset'])}__beta{cell['beta']:g}__{cell['loss']}__alpha{alpha}"
             f"__seed{cell['seed']}__{digest}")
+
+
+def code_version(project: str = PROJECT) -> dict[str, Any]:
+    """The git commit of `project` and its uncommitted changes under CODE_DIRS; {} when it is not a git
+    checkout (an installed package) or git is missing."""
+    try:
+        git = ["git", "-C", project]
+        commit = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout
+        status = subprocess.run([*git, "status", "--porcelain", "--", *CODE_DIRS], capture_output=True, text=True,
+                                check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return {}
+    return {"commit": commit.strip(), "uncommitted": sorted(line[3:] for line in status.splitlines())}
 
 
 def _write_json_atomically(path: str, payload: Any) -> None:
@@ -282,9 +305,22 @@ def describe_cell(cell: dict[str, Any]) -> str:
             f"seed {cell['seed']}")
 
 
-def run_grid(grid: Grid, out_dir: str, progress: TextIO) -> list[dict[str, Any]]:
+def _after_cell(command: Optional[str], cell_path: str, progress: TextIO) -> None:
+    """Runs `command` in a shell with SPARSECTR_CELL set to the finished cell's file; a failure is reported,
+    not raised (the cell is kept, and the next cell's command can pick it up)."""
+    if not command:
+        return
+    done = subprocess.run(command, shell=True, env={**os.environ, "SPARSECTR_CELL": cell_path},
+                          capture_output=True, text=True)
+    if done.returncode:
+        print(f"--after-cell command failed (exit {done.returncode}) after {cell_path}: "
+              f"{(done.stderr or done.stdout).strip()[-500:]}", file=progress, flush=True)
+
+
+def run_grid(grid: Grid, out_dir: str, progress: TextIO, after_cell: Optional[str] = None) -> list[dict[str, Any]]:
     """Runs every cell not finished yet; returns the grid's cells (finished earlier or now)."""
     check_settings(out_dir, grid)
+    code = code_version()
     cells = grid.cells()
     keys = [cell_key(grid, c) for c in cells]
     paths = [os.path.join(out_dir, CELLS_DIR, f"{k}.json") for k in keys]
@@ -305,7 +341,8 @@ def run_grid(grid: Grid, out_dir: str, progress: TextIO) -> list[dict[str, Any]]
             except Exception as e:
                 raise RuntimeError(f"cell {describe_cell(cell)} failed ({type(e).__name__}: {e}); its log: "
                                    f"{log.name}; finished cells are kept, re-run the same command to resume") from e
-        _write_json_atomically(paths[index], result)
+        _write_json_atomically(paths[index], {**result, "code": code})
+        _after_cell(after_cell, paths[index], progress)
         elapsed = time.monotonic() - started
         eta = elapsed / done * (len(todo) - done)
         truth_part = (f", expected AUC {result['expected_auc']:.4f}, excess logloss {result['excess_logloss']:.5f}"

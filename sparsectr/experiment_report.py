@@ -21,7 +21,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from sparsectr.diagnostics_plots import save_figure
-from sparsectr.experiment import dataset_name
+from sparsectr.experiment import SETTINGS_FILE, dataset_name
 from sparsectr.experiment_stats import METRICS, PAPER_RQ3, compare_with_bce, rq1_rows
 
 RESULTS_CSV = "results.csv"
@@ -72,6 +72,19 @@ def summarise(cells: Sequence[dict[str, Any]]) -> dict[str, Any]:
     rq1 = rq1_rows(comparisons, verdict_metrics(cells))
     return {"verdict_metrics": list(verdict_metrics(cells)), "comparisons": comparisons, "rq1": rq1,
             "per_loss": _per_loss(cells, metrics)}
+
+
+def provenance(cells: Sequence[dict[str, Any]], out_dir: str) -> dict[str, Any]:
+    """What the summary was computed from: the commits its cells ran on (with any uncommitted change to the
+    code), and the directory's shared settings (the grid file's model settings, rows, beam args)."""
+    commits = sorted({c.get("code", {}).get("commit", "unknown") for c in cells})
+    uncommitted = sorted({path for c in cells for path in c.get("code", {}).get("uncommitted", [])})
+    settings_path = os.path.join(out_dir, SETTINGS_FILE)
+    settings = None
+    if os.path.exists(settings_path):
+        with open(settings_path) as f:
+            settings = json.load(f)
+    return {"code": {"commits": commits, "uncommitted": uncommitted}, "settings": settings}
 
 
 def _per_loss(cells: Sequence[dict[str, Any]], metrics: Sequence[str]) -> list[dict[str, Any]]:
@@ -133,8 +146,13 @@ DIGITS = {"auc": 4, "expected_auc": 4, "weighted_logloss": 5, "excess_logloss": 
 
 
 def format_summary(summary: dict[str, Any]) -> str:
-    """Markdown: per-loss means, paired differences with verdicts, RQ1."""
+    """Markdown: the code the cells ran on, per-loss means, paired differences with verdicts, RQ1."""
     lines = []
+    code = summary.get("code")
+    if code:
+        lines += [f"Cells ran on commit {', '.join(code['commits'])}"
+                  + (f", with uncommitted changes to {', '.join(code['uncommitted'])}" if code["uncommitted"] else "")
+                  + ".", ""]
     per_loss = summary["per_loss"]
     shown = [m for m in (*LABEL_METRICS, *TRUTH_METRICS, "train_weighted_logloss", "negative_gradient")
              if any(m in r for r in per_loss)]
@@ -350,7 +368,7 @@ def report(cells: Sequence[dict[str, Any]], out_dir: str, plots: bool = True) ->
     if not cells:
         raise ValueError(f"{out_dir}: no finished cells (run `sparsectr experiment --out {out_dir}` first)")
     written = write_results(cells, out_dir)
-    summary = summarise(cells)
+    summary = {**summarise(cells), **provenance(cells, out_dir)}
     with open(os.path.join(out_dir, SUMMARY_JSON), "w") as f:
         json.dump(summary, f, indent=1, sort_keys=True, default=str)
     text = format_summary(summary)

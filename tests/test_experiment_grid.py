@@ -1,6 +1,8 @@
 """The experiment grid: its cells, keys, settings checks and grid files."""
 from __future__ import annotations
 
+import os
+
 import dataclasses
 import json
 
@@ -59,3 +61,46 @@ def test_the_shipped_grid_files_parse():
     for name in ("generated", "criteo_samples"):
         grid = Grid.from_file(f"docs/experiments/{name}.yaml")
         assert grid.model["diagnostics"] is True
+
+
+def test_cells_record_the_code_they_ran_on_and_the_after_cell_command_runs(tmp_path, monkeypatch):
+    """run_grid with the pipeline replaced by a stand-in: each cell file carries the commit and the
+    uncommitted code changes git reports, and --after-cell sees the finished cell's file; a failing
+    command is reported, not raised."""
+    import io
+    import subprocess
+
+    from sparsectr import experiment
+
+    monkeypatch.setattr(experiment, "run_cell", lambda grid, cell, data, truth, out, log: {
+        **cell, "auc": 0.7, "weighted_logloss": 0.1, "best_epoch": 1, "epochs": 1, "cell_seconds": 0.0})
+    grid = experiment.Grid(losses=("bce",), seeds=(0, 1), data=(str(tmp_path / "rows.tsv"),))
+    seen = tmp_path / "seen.txt"
+    progress = io.StringIO()
+    cells = experiment.run_grid(grid, str(tmp_path / "exp"), progress,
+                                after_cell=f'echo "$SPARSECTR_CELL" >> {seen}; exit 3')
+    head = subprocess.run(["git", "-C", experiment.PROJECT, "rev-parse", "HEAD"], capture_output=True,
+                          text=True).stdout.strip()
+    assert [c["code"]["commit"] for c in cells] == [head, head]
+    assert all(isinstance(c["code"]["uncommitted"], list) for c in cells)
+    assert seen.read_text().splitlines() == sorted(
+        str(p) for p in (tmp_path / "exp" / experiment.CELLS_DIR).glob("*.json"))
+    assert progress.getvalue().count("--after-cell command failed (exit 3)") == 2
+
+
+def test_outside_a_git_checkout_the_code_version_is_empty(tmp_path):
+    from sparsectr.experiment import code_version
+
+    assert code_version(str(tmp_path)) == {}
+
+
+def test_a_dataset_inside_the_project_has_the_same_name_in_any_checkout(tmp_path, monkeypatch):
+    from sparsectr import experiment
+
+    inside = os.path.join(experiment.PROJECT, "tests", "data", "criteo", "kaggle_train_head10k.tsv.gz")
+    name = experiment.dataset_name(inside)
+    monkeypatch.setattr(experiment, "PROJECT", str(tmp_path / "another-clone"))
+    assert experiment.dataset_name(str(tmp_path / "another-clone" / "tests" / "data" / "criteo"
+                                       / "kaggle_train_head10k.tsv.gz")) == name
+    assert name.startswith("kaggle_train_head10k-")
+    assert experiment.dataset_name(str(tmp_path / "elsewhere" / "kaggle_train_head10k.tsv.gz")) != name
