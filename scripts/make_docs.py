@@ -6,8 +6,8 @@ A generated table sits between two markers in its Markdown file:
     ...
     <!-- end generated: NAME -->
 
-and BLOCKS says which command output (a committed result file under benchmarks/results/ or
-docs/experiments/) and which function render NAME. `--check` trains and runs nothing: it renders
+and BLOCKS says which committed files (a command's results under benchmarks/results/ or
+docs/experiments/, or a grid file) and which function render NAME. `--check` trains and runs nothing: it renders
 every block from the committed files and exits 1, naming the file and the block, when a block
 differs from what its results give, when a marker names no block here, or when a block's markers
 are missing from its file.
@@ -30,10 +30,11 @@ START = re.compile(r"^<!-- generated: (\S+) -->$", re.M)
 
 @dataclasses.dataclass(frozen=True)
 class Block:
-    """A generated table: the Markdown file it sits in, and the function that renders it from `source`."""
+    """A generated table: the Markdown file it sits in, the committed files it is rendered from (JSON or
+    YAML), and the function that renders it from their parsed contents, in that order."""
     doc: str
-    source: str
-    render: Callable[[dict], str]
+    sources: tuple[str, ...]
+    render: Callable[..., str]
 
 
 def _transform_mode(results: dict) -> str:
@@ -42,8 +43,30 @@ def _transform_mode(results: dict) -> str:
     return format_table(results["sizes"])
 
 
+# The grid settings EXPERIMENTS.md quotes: (column, grid key or model setting).
+GRID_COLUMNS = (("rows per dataset", "rows"), ("batch", "batch_size"), ("embedding L2", "embedding_l2"),
+                ("dropout", "dropout"), ("vocabulary min count", "categorical_min_count"),
+                ("max epochs", "epochs"), ("early-stopping patience", "early_stopping_patience"),
+                ("calibration", "calibration"), ("gradient diagnostics", "diagnostics"))
+
+
+def _grid_settings(*grids: dict) -> str:
+    """One row per grid file: its pinned settings (a model setting it leaves out is sized to the data,
+    models/sizing.py; calibration defaults to none in experiments)."""
+    from sparsectr.experiment import CELL_DEFAULTS
+
+    lines = ["| grid file | " + " | ".join(c for c, _ in GRID_COLUMNS) + " |", "|---|" + "---|" * len(GRID_COLUMNS)]
+    for name, grid in zip(GRID_FILES, grids):
+        settings = {**CELL_DEFAULTS, **grid.get("model", {}), "rows": grid.get("rows", "- (the --data files')")}
+        lines.append(f"| `{name}` | " + " | ".join(str(settings.get(k, "sized to the data")) for _, k in GRID_COLUMNS)
+                     + " |")
+    return "\n".join(lines)
+
+
+GRID_FILES = ("docs/experiments/generated.yaml", "docs/experiments/criteo_samples.yaml")
 BLOCKS: dict[str, Block] = {
-    "transform_mode": Block("docs/PERFORMANCE.md", "benchmarks/results/transform_mode.json", _transform_mode),
+    "transform_mode": Block("docs/PERFORMANCE.md", ("benchmarks/results/transform_mode.json",), _transform_mode),
+    "grid_settings": Block("docs/EXPERIMENTS.md", GRID_FILES, _grid_settings),
 }
 
 
@@ -51,10 +74,18 @@ def end_marker(name: str) -> str:
     return f"<!-- end generated: {name} -->"
 
 
+def _load(path: str):
+    with open(path) as f:
+        if path.endswith((".yaml", ".yml")):
+            import yaml
+
+            return yaml.safe_load(f)
+        return json.load(f)
+
+
 def render(name: str, project: str = PROJECT) -> str:
     block = BLOCKS[name]
-    with open(os.path.join(project, block.source)) as f:
-        return block.render(json.load(f)).rstrip("\n")
+    return block.render(*(_load(os.path.join(project, source)) for source in block.sources)).rstrip("\n")
 
 
 def regenerate(text: str, doc: str, project: str = PROJECT) -> tuple[str, list[str]]:
@@ -102,8 +133,8 @@ def make_docs(check: bool, project: str = PROJECT) -> list[str]:
             continue
         if check:
             changed = [n for n in START.findall(text) if n in BLOCKS and _block(text, n) != _block(new, n)]
-            problems += [f"{doc}: the generated block '{n}' differs from what {BLOCKS[n].source} gives; run "
-                         "bash scripts/make_docs.sh" for n in changed]
+            problems += [f"{doc}: the generated block '{n}' differs from what {', '.join(BLOCKS[n].sources)} "
+                         "gives; run bash scripts/make_docs.sh" for n in changed]
         else:
             with open(path, "w") as f:
                 f.write(new)

@@ -21,6 +21,8 @@ def project(tmp_path):
     shutil.copy(PROJECT_ROOT / "README.md", tmp_path / "README.md")
     shutil.copytree(PROJECT_ROOT / "docs", tmp_path / "docs", ignore=shutil.ignore_patterns("*.png"))
     shutil.copytree(PROJECT_ROOT / "benchmarks" / "results", tmp_path / "benchmarks" / "results")
+    for name in make_docs.GRID_FILES:
+        shutil.copy(PROJECT_ROOT / name, tmp_path / name)
     return tmp_path
 
 
@@ -50,3 +52,23 @@ def test_markers_without_a_command_and_blocks_without_markers_are_reported(proje
     problems = make_docs.make_docs(check=True, project=str(project))
     assert any("marker 'generated: typed_by_hand' names no block" in p for p in problems), problems
     assert any("no markers for the generated block 'transform_mode'" in p for p in problems), problems
+
+
+def test_the_grid_settings_the_docs_quote_are_the_grid_files(project):
+    """A setting changed in a grid file changes the table EXPERIMENTS.md shows, or the check fails."""
+    import yaml
+
+    text = (project / "docs" / "EXPERIMENTS.md").read_text()
+    for name in make_docs.GRID_FILES:
+        model = yaml.safe_load((project / name).read_text())["model"]
+        [row] = [line for line in text.splitlines() if line.startswith(f"| `{name}` |")]
+        cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        quoted = dict(zip([key for _, key in make_docs.GRID_COLUMNS], cells))
+        for key in ("batch_size", "embedding_l2", "dropout", "categorical_min_count", "epochs",
+                    "early_stopping_patience"):
+            assert quoted[key] == str(model[key]), (name, key, quoted[key], model[key])
+    grid = project / make_docs.GRID_FILES[0]
+    grid.write_text(grid.read_text().replace("early_stopping_patience: 1", "early_stopping_patience: 3"))
+    assert make_docs.make_docs(check=True, project=str(project)) == [
+        "docs/EXPERIMENTS.md: the generated block 'grid_settings' differs from what "
+        f"{', '.join(make_docs.GRID_FILES)} gives; run bash scripts/make_docs.sh"]
