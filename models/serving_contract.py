@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Sequence
 
+import numpy as np
 import tensorflow as tf
 
 from models import features
@@ -45,6 +46,14 @@ def row_to_example(row: Mapping[str, Any]) -> tf.train.Example:
         else:
             feature[name] = tf.train.Feature(int64_list=tf.train.Int64List(value=[value]))
     return tf.train.Example(features=tf.train.Features(feature=feature))
+
+
+def predict_serialized(model_dir: str, examples: Sequence[bytes], batch_size: int = 4096) -> dict[str, np.ndarray]:
+    """Every output of the SavedModel's `serving_default` for serialized tf.Examples, in batches."""
+    serve = tf.saved_model.load(model_dir).signatures[SERVING_SIGNATURE]
+    parts = [serve(**{EXAMPLES_INPUT: tf.constant(list(examples[i:i + batch_size]))})
+             for i in range(0, len(examples), batch_size)]
+    return {key: np.concatenate([part[key].numpy() for part in parts]) for key in parts[0]}
 
 
 def serialized_examples(rows: Sequence[Mapping[str, Any]]) -> list[bytes]:
