@@ -10,7 +10,8 @@ OUT="${OUT:-docs/experiments}"
 SAMPLES="${SAMPLES:-tests/data/criteo}"
 AFTER=()
 if [ "${COMMIT_CELLS:-1}" = 1 ]; then
-  AFTER=(--after-cell 'git add "$(dirname "$SPARSECTR_CELL")" && git commit -q -m "experiment cell $(basename "$SPARSECTR_CELL" .json)" -- "$(dirname "$SPARSECTR_CELL")"')
+  # The grid directory (cells/ and experiment.json; runs/, data/ and logs/ are git-ignored).
+  AFTER=(--after-cell 'grid="$(dirname "$(dirname "$SPARSECTR_CELL")")" && git add "$grid" && git commit -q -m "experiment cell $(basename "$SPARSECTR_CELL" .json)" -- "$grid"')
 fi
 X=(.venv/bin/sparsectr experiment --no-plots "${AFTER[@]}")
 GENERATED=(--grid docs/experiments/generated.yaml --out "$OUT/generated")
