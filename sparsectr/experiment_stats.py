@@ -129,8 +129,7 @@ def paired_summary(loss_values: Sequence[float], bce_values: Sequence[float]) ->
     if n < 2:
         return {**out, "ci_low": math.nan, "ci_high": math.nan, "t_p": math.nan, "wilcoxon_p": math.nan,
                 "detectable_effect": math.nan}
-    se = out["diff_sd"] / math.sqrt(n)
-    t_crit = stats.t.ppf(0.5 + CONFIDENCE / 2, n - 1)
+    _, se, t_crit = _t_stats(d, CONFIDENCE)
     out["ci_low"], out["ci_high"] = out["diff_mean"] - t_crit * se, out["diff_mean"] + t_crit * se
     out["t_p"] = float(stats.ttest_rel(a, b).pvalue) if se > 0 else (1.0 if out["diff_mean"] == 0 else 0.0)
     out["wilcoxon_p"] = float(stats.wilcoxon(d).pvalue) if np.any(d != 0) else 1.0
